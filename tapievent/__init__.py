@@ -1,0 +1,47 @@
+"""tapievent: Asterisk calls as TAPI events, sans-IO.
+
+The public surface is re-exported here; the modules behind it are free to
+move. Each section below belongs to one module.
+"""
+
+from ._errors import LocalProtocolError as LocalProtocolError
+from ._errors import ProtocolError as ProtocolError
+from ._errors import RemoteProtocolError as RemoteProtocolError
+
+# --- ami_codec ---
+from .ami_codec import NEED_DATA as NEED_DATA
+from .ami_codec import Action as Action
+from .ami_codec import Banner as Banner
+from .ami_codec import Frame as Frame
+from .ami_codec import Message as Message
+
+# --- session ---
+
+# --- model ---
+from .model import CallerId as CallerId
+from .model import CallInfo as CallInfo
+from .model import CallState as CallState
+from .model import CallStateCommand as CallStateCommand
+from .model import Command as Command
+from .model import Diagnostic as Diagnostic
+from .model import ExtractedEvent as ExtractedEvent
+from .model import HangupCommand as HangupCommand
+from .model import LineCallInfoState as LineCallInfoState
+from .model import LineCallOrigin as LineCallOrigin
+from .model import LineCallState as LineCallState
+from .model import LineDevState as LineDevState
+from .model import LineDevStateFlag as LineDevStateFlag
+from .model import LineDisconnectMode as LineDisconnectMode
+from .model import NewCall as NewCall
+from .model import NewCallCommand as NewCallCommand
+from .model import OutputEvent as OutputEvent
+from .model import SetCallerIdCommand as SetCallerIdCommand
+from .model import TapiEvent as TapiEvent
+from .model import TargetSpec as TargetSpec
+from .model import UnknownCommand as UnknownCommand
+
+# --- grammar ---
+
+# --- tracker ---
+
+__version__ = "0.1.0"
