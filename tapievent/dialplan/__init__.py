@@ -1,0 +1,1 @@
+"""Tools for dialplan authors: read extensions.conf, lint TAPI events, generate dialplan."""
