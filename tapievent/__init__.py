@@ -14,6 +14,17 @@ from .ami_codec import Action as Action
 from .ami_codec import Banner as Banner
 from .ami_codec import Frame as Frame
 from .ami_codec import Message as Message
+from .ami_codec import AMIDecoder as AMIDecoder
+from .ami_codec import FrameTooLarge as FrameTooLarge
+from .ami_codec import LimitExceeded as LimitExceeded
+from .ami_codec import LineTooLong as LineTooLong
+from .ami_codec import TooManyHeaders as TooManyHeaders
+from .ami_codec import TruncatedFrame as TruncatedFrame
+from .ami_codec import c_unescape as c_unescape
+from .ami_codec import encode_action as encode_action
+from .ami_codec import encode_banner as encode_banner
+from .ami_codec import encode_message as encode_message
+from .ami_codec import unescape_message as unescape_message
 
 # --- session ---
 

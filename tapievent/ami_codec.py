@@ -6,12 +6,20 @@ runtime (asyncio, threads, a fuzzer) drives it the same way.
 The frame values (:class:`Banner`, :class:`Message`, :class:`Action`) are
 defined here because everything above the codec (session, grammar, tracker)
 consumes them.
+
+Reading: feed bytes to :class:`AMIDecoder` with ``receive_data`` and pull
+frames with ``next_frame`` until it returns :data:`NEED_DATA`. Writing:
+:func:`encode_action` turns an action into bytes that can never carry a
+second, injected action; :func:`encode_message` and :func:`encode_banner`
+are the server side (fake servers, capture tools). ``docs/ami.md`` describes
+every framing rule and error with examples.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 import attrs
@@ -19,14 +27,31 @@ import attrs
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 
 __all__ = [
+    "DEFAULT_MAX_FRAME_BYTES",
+    "DEFAULT_MAX_HEADERS",
+    "DEFAULT_MAX_LINE_BYTES",
+    "ESCAPED_HEADERS",
+    "LEGACY_MAX_HEADER_LINES",
+    "LEGACY_MAX_LINE_BYTES",
     "NEED_DATA",
+    "AMIDecoder",
     "Action",
     "Banner",
     "Frame",
+    "FrameTooLarge",
+    "LimitExceeded",
+    "LineTooLong",
     "LocalProtocolError",
     "Message",
     "ProtocolError",
     "RemoteProtocolError",
+    "TooManyHeaders",
+    "TruncatedFrame",
+    "c_unescape",
+    "encode_action",
+    "encode_banner",
+    "encode_message",
+    "unescape_message",
 ]
 
 
@@ -51,10 +76,23 @@ class Banner:
     means Asterisk 1.2/1.4, 2.x Asterisk 12/13, 11.0.0 Asterisk 22 (see
     ``docs/ami.md``). It is what the tracker uses to decide whether
     ``ChannelId`` can be used on Originate.
+
+    ``text`` is the whole line as received, without its line ending, e.g.
+    ``"Asterisk Call Manager/11.0.0"``. ``version`` is ``()`` when the line
+    carries no number after the ``/``.
     """
 
     version: tuple[int, ...]
     text: str
+
+    @classmethod
+    def from_version(cls, version: tuple[int, ...]) -> Banner:
+        """The banner an Asterisk speaking AMI ``version`` sends (for fake servers)."""
+        return cls(version, _BANNER_PREFIX_TEXT + "/" + ".".join(map(str, version)))
+
+    def to_bytes(self) -> bytes:
+        """The banner line as it goes on the wire (``text`` plus CRLF)."""
+        return encode_banner(self)
 
 
 def _fold(name: str) -> str:
@@ -80,19 +118,33 @@ class Message:
 
     headers: tuple[tuple[str, str], ...]
     output: str | None = None
+    # Case-folded name -> first value, built on the first lookup. A tracker
+    # asks several headers of every message; scanning and folding every name
+    # each time would cost more than decoding the frame did.
+    _index: dict[str, str] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False, hash=False
+    )
 
     @classmethod
     def from_pairs(cls, *pairs: tuple[str, str], output: str | None = None) -> Message:
         """Build a message from ``(name, value)`` pairs, mainly for tests and fake servers."""
         return cls(tuple(pairs), output)
 
+    def _lookup(self) -> dict[str, str]:
+        index = self._index
+        if index is None:
+            index = {}
+            for n, v in self.headers:
+                key = _fold(n)
+                if key not in index:
+                    index[key] = v
+            _setattr(self, "_index", index)
+        return index
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (case-insensitive), else ``default``."""
-        key = _fold(name)
-        for n, v in self.headers:
-            if _fold(n) == key:
-                return v
-        return default
+        index = self._index if self._index is not None else self._lookup()
+        return index.get(_fold(name), default)
 
     def get_all(self, name: str) -> tuple[str, ...]:
         """Every value of header ``name`` in wire order."""
@@ -102,8 +154,8 @@ class Message:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        key = _fold(name)
-        return any(_fold(n) == key for n, _ in self.headers)
+        index = self._index if self._index is not None else self._lookup()
+        return _fold(name) in index
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.headers)
@@ -149,6 +201,36 @@ class Message:
             return tuple(self.output.splitlines())
         return self.get_all("Output")
 
+    def unescaped(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name`` with Asterisk's C escapes undone.
+
+        Asterisk 13.5+ escapes ``CallerIDName``, ``ConnectedLineName`` and
+        ``ChanVariable`` values (``O\\'Brien``); see :func:`c_unescape`. Use
+        this only for those headers and only on servers that escape them.
+        """
+        value = self.get(name)
+        return default if value is None else c_unescape(value)
+
+    def to_bytes(self) -> bytes:
+        """The message as a server writes it (see :func:`encode_message`)."""
+        return encode_message(self)
+
+
+_setattr = object.__setattr__
+_new_message = Message.__new__
+
+
+def _make_message(headers: tuple[tuple[str, str], ...], output: str | None) -> Message:
+    # The decoder builds hundreds of thousands of messages per second; going
+    # through attrs' generated __init__ (frozen: one guarded setattr per
+    # field) costs more than the header split itself. The values are already
+    # exactly what __init__ would store.
+    message = _new_message(Message)
+    _setattr(message, "headers", headers)
+    _setattr(message, "output", output)
+    _setattr(message, "_index", None)
+    return message
+
 
 Frame = Banner | Message
 """What the decoder yields: the banner once, then messages."""
@@ -173,3 +255,814 @@ class Action:
             if _fold(n) == key:
                 return v
         return default
+
+    def to_bytes(self, *, legacy_limits: bool = False) -> bytes:
+        """The action as it goes on the wire (see :func:`encode_action`)."""
+        return encode_action(self, legacy_limits=legacy_limits)
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+
+class LimitExceeded(RemoteProtocolError):
+    """A frame from the peer broke one of the decoder's configured limits.
+
+    ``limit_name`` is the keyword of :class:`AMIDecoder` that was exceeded,
+    ``limit`` its value and ``offset`` the stream offset (bytes since the
+    start of the stream, counting from 0) where the offending frame or line
+    starts. The decoder has already skipped the frame when this is raised:
+    call ``next_frame()`` again to continue with the next one.
+    """
+
+    limit_name: str = ""
+
+    def __init__(self, message: str, *, limit: int, offset: int) -> None:
+        super().__init__(f"offset {offset}: {message}")
+        self.limit = limit
+        self.offset = offset
+
+
+class FrameTooLarge(LimitExceeded):
+    """A frame is longer than ``max_frame_bytes`` (its terminating blank line not counted)."""
+
+    limit_name = "max_frame_bytes"
+
+
+class TooManyHeaders(LimitExceeded):
+    """A frame has more than ``max_headers`` header lines."""
+
+    limit_name = "max_headers"
+
+
+class LineTooLong(LimitExceeded):
+    """A line is longer than ``max_line_bytes`` (its line ending not counted)."""
+
+    limit_name = "max_line_bytes"
+
+
+class TruncatedFrame(RemoteProtocolError):
+    """The stream ended in the middle of a frame (no terminating blank line).
+
+    ``offset`` is where the unfinished frame starts, ``length`` how many of
+    its bytes arrived. Raised once by ``next_frame()`` after
+    ``receive_eof()``; the decoder is closed afterwards.
+    """
+
+    def __init__(self, *, offset: int, length: int) -> None:
+        super().__init__(
+            f"offset {offset}: stream ended inside a frame ({length} bytes without the blank"
+            " line that ends a frame)"
+        )
+        self.offset = offset
+        self.length = length
+
+
+# ---------------------------------------------------------------------------
+# Decoder
+
+DEFAULT_MAX_FRAME_BYTES: Final = 256 * 1024
+"""Largest frame accepted by default: a ``CoreShowChannels`` item or a busy
+``Command`` output fits many times over, a runaway peer does not."""
+DEFAULT_MAX_HEADERS: Final = 1024
+"""Most header lines per frame by default (14+ ``Output:`` lines count)."""
+DEFAULT_MAX_LINE_BYTES: Final = 64 * 1024
+"""Longest line by default, its line ending not counted."""
+
+_BANNER_PREFIX_TEXT: Final = "Asterisk Call Manager"
+_BANNER_PREFIX: Final = _BANNER_PREFIX_TEXT.encode("ascii")
+_FOLLOWS_LINE: Final = b"response: follows\r\n"
+_MARKER: Final = b"--END COMMAND--"
+_MARKER_TEXT: Final = _MARKER.decode("ascii")
+_MARKER_LEN: Final = len(_MARKER)
+
+# Decoder modes.
+_START: Final = 0  # nothing decided yet: a banner may come
+_FRAMES: Final = 1  # between or inside frames
+_DISCARD_BLANK: Final = 2  # skipping an oversized frame up to its blank line
+_DISCARD_MARKER: Final = 3  # skipping an oversized Follows body up to its marker line
+_CLOSED: Final = 4
+
+# Kind of the frame being assembled.
+_UNDECIDED: Final = 0
+_NORMAL: Final = 1
+_FOLLOWS: Final = 2
+
+# One header line of a frame whose only line ending is CRLF: optional blanks,
+# the name, blanks, the colon, at most one space, the value. The empty
+# alternative keeps a colon-less line whole, as the value of an empty name.
+_HEADER_LINE = re.compile(r"(?:[ \t]*([^:\r\n]*?)[ \t]*: ?|)([^\r\n]*)\r\n")
+
+
+def _split_line(line: str) -> tuple[str, str]:
+    # The general rule, for frames with bare LF or stray CR: name up to the
+    # first colon, blanks around it stripped; exactly one space after the
+    # colon removed, the rest verbatim; no colon -> empty name, line kept.
+    name, sep, value = line.partition(":")
+    if not sep:
+        return ("", line)
+    if value[:1] == " ":
+        value = value[1:]
+    return (name.strip(" \t"), value)
+
+
+def _parse_crlf_only(text: str) -> list[tuple[str, str]]:
+    return _HEADER_LINE.findall(text)
+
+
+def _parse_mixed(text: str) -> list[tuple[str, str]]:
+    # ``text`` ends with "\n"; each line loses one "\r" before its "\n".
+    lines = text[:-1].split("\n")
+    return [_split_line(line[:-1] if line[-1:] == "\r" else line) for line in lines]
+
+
+def _parse_version(text: str) -> tuple[int, ...]:
+    _, slash, tail = text.rpartition("/")
+    if not slash:
+        return ()
+    parts: list[int] = []
+    for piece in tail.strip().split("."):
+        digits = ""
+        for ch in piece:
+            if not ("0" <= ch <= "9"):
+                break
+            digits += ch
+        if not digits:
+            break
+        parts.append(int(digits))
+        if len(digits) != len(piece):
+            break
+    return tuple(parts)
+
+
+class AMIDecoder:
+    """Incremental AMI decoder: bytes in with :meth:`receive_data`, frames out.
+
+    Call :meth:`next_frame` until it returns :data:`NEED_DATA`, then feed
+    more bytes. Each frame is a :class:`Banner` (once, first) or a
+    :class:`Message`. Chunk boundaries never matter: any split of the same
+    stream gives the same frames and the same errors.
+
+    Stream start: if the first line starts with ``Asterisk Call Manager`` it
+    is the banner (no blank line follows it). Otherwise the decoder assumes
+    it joined mid-stream (a capture cut anywhere, a proxy) and decodes
+    messages from the first byte, yielding no :class:`Banner`.
+
+    Limits (keyword-only, each ``>= 1``): ``max_frame_bytes`` (the frame's
+    bytes up to and including its last line ending), ``max_headers`` (header
+    lines per frame; a legacy ``Follows`` body does not count) and
+    ``max_line_bytes`` (per line, line ending excluded). A frame over a
+    limit makes ``next_frame`` raise a :class:`LimitExceeded` subclass once;
+    the decoder has then skipped that frame (up to its blank line, or for a
+    ``Response: Follows`` body up to its ``--END COMMAND--`` line) and the
+    next call continues with the next frame. Memory is bounded by
+    ``max_frame_bytes`` plus the bytes handed to ``receive_data`` and not
+    yet pulled out as frames; an oversized frame is dropped as it arrives.
+
+    End of stream: after :meth:`receive_eof`, ``next_frame`` returns the
+    remaining complete frames, then raises :class:`TruncatedFrame` once if a
+    frame was left unfinished, then returns :data:`NEED_DATA` forever with
+    :attr:`closed` true, so a ``while`` loop on ``NEED_DATA`` always ends.
+
+    Work is O(bytes received) however the data is chunked: every search
+    resumes where the previous one stopped.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        for label, value in (
+            ("max_frame_bytes", max_frame_bytes),
+            ("max_headers", max_headers),
+            ("max_line_bytes", max_line_bytes),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{label} must be an int >= 1, not {value!r}")
+        self.max_frame_bytes: Final = max_frame_bytes
+        self.max_headers: Final = max_headers
+        self.max_line_bytes: Final = max_line_bytes
+        self._buf = bytearray()
+        self._base = 0  # stream offset of _buf[0]
+        self._pos = 0  # index in _buf of the current frame start
+        self._scan = 0  # index in _buf where the next search resumes
+        self._mode = _START
+        self._kind = _UNDECIDED
+        self._eof = False
+        # Bytes handed to find()/count() while searching for frame and line
+        # ends. Tests use it to prove the 1-byte-read path is linear.
+        self._examined = 0
+
+    # -- public API ---------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once the end of the stream was received and every frame was returned."""
+        return self._mode == _CLOSED
+
+    @property
+    def eof_received(self) -> bool:
+        """True once :meth:`receive_eof` was called."""
+        return self._eof
+
+    @property
+    def offset(self) -> int:
+        """Stream offset of the first byte not yet returned as part of a frame."""
+        return self._base + self._pos
+
+    @property
+    def buffered(self) -> int:
+        """How many received bytes the decoder holds now (for memory checks)."""
+        return len(self._buf)
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes received from the peer. ``b""`` is ignored (use receive_eof)."""
+        if self._eof:
+            raise LocalProtocolError("receive_data() called after receive_eof()")
+        if not data:
+            return
+        self._buf += data
+        if self._mode >= _DISCARD_BLANK:
+            # Skip an oversized frame as its bytes arrive instead of
+            # buffering them until the next call to next_frame().
+            self._discard()
+
+    def receive_eof(self) -> None:
+        """Record that the peer closed the stream; idempotent."""
+        self._eof = True
+
+    def next_frame(self) -> Frame | _Sentinel:
+        """The next complete frame, or :data:`NEED_DATA`.
+
+        Raises a :class:`LimitExceeded` subclass for a frame over a limit
+        (skipped; call again) and :class:`TruncatedFrame` for a frame cut by
+        the end of the stream.
+        """
+        mode = self._mode
+        if mode == _FRAMES:
+            return self._next_message()
+        if mode == _CLOSED:
+            return NEED_DATA
+        if mode == _START:
+            banner = self._next_banner()
+            if banner is not None:
+                return banner
+            if self._mode == _START:
+                return self._need_data()
+        elif not self._discard():
+            return self._need_data()
+        return self._next_message()
+
+    # -- internals ----------------------------------------------------------
+
+    def _need_data(self) -> _Sentinel:
+        buf = self._buf
+        pos = self._pos
+        if pos:
+            # bytearray deletes from the front without moving the tail.
+            del buf[:pos]
+            self._base += pos
+            self._scan -= pos
+            self._pos = 0
+        if not self._eof:
+            return NEED_DATA
+        mode = self._mode
+        self._mode = _CLOSED
+        if mode in (_START, _FRAMES) and buf.strip(b"\r\n"):
+            length = len(buf)
+            offset = self._base
+            self._base += length
+            buf.clear()
+            self._pos = self._scan = 0
+            raise TruncatedFrame(offset=offset, length=length)
+        self._base += len(buf)
+        buf.clear()
+        self._pos = self._scan = 0
+        return NEED_DATA
+
+    def _next_banner(self) -> Banner | None:
+        buf = self._buf
+        n = len(buf)
+        if not n:
+            return None
+        head = bytes(buf[: len(_BANNER_PREFIX)])
+        if not _BANNER_PREFIX.startswith(head) and not head.startswith(_BANNER_PREFIX):
+            self._mode = _FRAMES
+            return None
+        if len(head) < len(_BANNER_PREFIX):
+            return None  # still undecided
+        lf = buf.find(b"\n", self._scan)
+        self._examined += n - self._scan
+        if lf < 0:
+            if n > self.max_line_bytes + 1:
+                # Too long for a banner: let the frame rules report it.
+                self._mode = _FRAMES
+            else:
+                self._scan = n
+            return None
+        end = lf - 1 if lf and buf[lf - 1] == 13 else lf
+        if end > self.max_line_bytes:
+            self._mode = _FRAMES
+            self._scan = 0
+            return None
+        text = buf[:end].decode("utf-8", "surrogateescape")
+        self._mode = _FRAMES
+        self._pos = self._scan = lf + 1
+        return Banner(_parse_version(text), text)
+
+    def _discard(self) -> bool:
+        """Drop bytes of an oversized frame; True once its end was found."""
+        buf = self._buf
+        n = len(buf)
+        scan = self._scan
+        if self._mode == _DISCARD_BLANK:
+            end = self._find_blank(buf, scan, n)
+            keep = 2
+        else:
+            end = self._find_marker_end(buf, scan, n)
+            keep = _MARKER_LEN + 1
+        if end >= 0:
+            self._pos = self._scan = end
+            self._mode = _FRAMES
+            self._kind = _UNDECIDED
+            return True
+        # Keep only what a boundary split across reads could start with.
+        cut = max(self._pos, n - keep, 0)
+        if cut > 0:
+            del buf[:cut]
+            self._base += cut
+        self._pos = 0
+        self._scan = max(0, self._scan - cut) if self._scan > cut else 0
+        return False
+
+    def _find_blank(self, buf: bytearray, scan: int, n: int) -> int:
+        """Index just past the first blank line after ``scan``, or -1.
+
+        Updates ``_scan`` on a miss. A blank line is a "\\n" followed by
+        "\\r\\n" or "\\n" (the "\\n" ends the previous line).
+        """
+        i = buf.find(b"\n\r\n", scan)
+        if i >= 0:
+            j = buf.find(b"\n\n", scan, i + 1)
+            self._examined += i + 3 - scan
+            return i + 3 if j < 0 else j + 2
+        j = buf.find(b"\n\n", scan)
+        self._examined += 2 * (n - scan)
+        if j >= 0:
+            return j + 2
+        self._scan = max(scan, n - 2)
+        return -1
+
+    def _find_marker_end(self, buf: bytearray, scan: int, n: int) -> int:
+        """Index just past the first line ending with ``--END COMMAND--``, or -1."""
+        start = scan
+        while True:
+            k = buf.find(_MARKER, scan)
+            if k < 0:
+                self._examined += n - start
+                self._scan = max(scan, n - (_MARKER_LEN - 1))
+                return -1
+            e = k + _MARKER_LEN
+            if e < n:
+                c = buf[e]
+                if c == 10:
+                    self._examined += e + 1 - start
+                    return e + 1
+                if c == 13:
+                    if e + 1 < n:
+                        if buf[e + 1] == 10:
+                            self._examined += e + 2 - start
+                            return e + 2
+                    else:
+                        self._examined += n - start
+                        self._scan = k
+                        return -1
+                scan = k + 1
+                continue
+            self._examined += n - start
+            self._scan = k
+            return -1
+
+    def _start_discard(self, mode: int, error: LimitExceeded) -> LimitExceeded:
+        self._mode = mode
+        self._kind = _UNDECIDED
+        self._discard()
+        return error
+
+    def _next_message(self) -> Message | _Sentinel:
+        buf = self._buf
+        n = len(buf)
+        pos = self._pos
+        kind = self._kind
+        if kind == _UNDECIDED:
+            # Skip blank lines between frames (no empty frames): runs of
+            # them occur on 1.4.0 UserEvents and TestEvent on 16.
+            while pos < n:
+                c = buf[pos]
+                if c == 10:
+                    pos += 1
+                elif c == 13 and pos + 1 < n and buf[pos + 1] == 10:
+                    pos += 2
+                else:
+                    break
+            self._pos = pos
+            if self._scan < pos:
+                self._scan = pos
+            if pos >= n or (pos + 1 == n and buf[pos] == 13):
+                return self._need_data()
+            # A legacy Command reply is recognised by its first line,
+            # exactly "Response: Follows" as every 1.2-13 server writes it.
+            c = buf[pos]
+            if c == 82 or c == 114:  # "R" / "r"
+                head = bytes(buf[pos : pos + len(_FOLLOWS_LINE)]).lower()
+                if head.startswith(b"response: follows\n") or head == _FOLLOWS_LINE:
+                    kind = _FOLLOWS
+                elif len(head) < len(_FOLLOWS_LINE) and _FOLLOWS_LINE.startswith(head):
+                    return self._need_data()
+                else:
+                    kind = _NORMAL
+            else:
+                kind = _NORMAL
+            self._kind = kind
+        scan = self._scan
+        if kind == _NORMAL:
+            # Fast path: the usual frame ends in CRLF CRLF.
+            i = buf.find(b"\n\r\n", scan)
+            if i >= 0:
+                j = buf.find(b"\n\n", scan, i + 1)
+                self._examined += i + 3 - scan
+                if j < 0:
+                    end, nxt = i + 1, i + 3
+                else:
+                    end, nxt = j + 1, j + 2
+            else:
+                j = buf.find(b"\n\n", scan)
+                self._examined += 2 * (n - scan)
+                if j < 0:
+                    self._scan = max(scan, n - 2)
+                    if n - pos >= self.max_frame_bytes + 2:
+                        raise self._start_discard(
+                            _DISCARD_BLANK, self._frame_too_large(self._base + pos)
+                        )
+                    return self._need_data()
+                end, nxt = j + 1, j + 2
+            self._pos = self._scan = nxt
+            self._kind = _UNDECIDED
+            return self._build(buf, pos, end)
+        # Follows: the frame ends with the line that ends with the marker.
+        end = self._find_marker_end(buf, scan, n)
+        if end < 0:
+            if n - pos > self.max_frame_bytes:
+                raise self._start_discard(_DISCARD_MARKER, self._frame_too_large(self._base + pos))
+            return self._need_data()
+        self._pos = self._scan = end
+        self._kind = _UNDECIDED
+        return self._build_follows(buf, pos, end)
+
+    def _frame_too_large(self, offset: int) -> FrameTooLarge:
+        return FrameTooLarge(
+            f"frame larger than max_frame_bytes={self.max_frame_bytes}",
+            limit=self.max_frame_bytes,
+            offset=offset,
+        )
+
+    def _check_lines(self, buf: bytearray, pos: int, end: int) -> None:
+        # Only called when a line could be too long: the frame is longer
+        # than the line limit. Reports the first offending line.
+        limit = self.max_line_bytes
+        start = pos
+        while start < end:
+            lf = buf.find(b"\n", start, end)
+            stop = end if lf < 0 else lf
+            length = stop - start
+            if stop > start and buf[stop - 1] == 13 and lf >= 0:
+                length -= 1
+            if length > limit:
+                raise LineTooLong(
+                    f"line longer than max_line_bytes={limit}",
+                    limit=limit,
+                    offset=self._base + start,
+                )
+            start = stop + 1
+        self._examined += end - pos
+
+    def _check_headers(self, buf: bytearray, pos: int, count: int) -> None:
+        if count > self.max_headers:
+            # Point at the first line past the limit.
+            at = pos
+            for _ in range(self.max_headers):
+                at = buf.find(b"\n", at) + 1
+            raise TooManyHeaders(
+                f"more than max_headers={self.max_headers} header lines in one frame",
+                limit=self.max_headers,
+                offset=self._base + at,
+            )
+
+    def _build(self, buf: bytearray, pos: int, end: int) -> Message:
+        length = end - pos
+        self._examined += 3 * length
+        if length > self.max_frame_bytes:
+            raise self._frame_too_large(self._base + pos)
+        if length > self.max_line_bytes:
+            self._check_lines(buf, pos, end)
+        lfs = buf.count(b"\n", pos, end)
+        if lfs > self.max_headers:
+            self._check_headers(buf, pos, lfs)
+        text = buf[pos:end].decode("utf-8", "surrogateescape")
+        if buf.count(b"\r", pos, end) == lfs and buf.count(b"\r\n", pos, end) == lfs:
+            pairs = _HEADER_LINE.findall(text)
+        else:
+            pairs = _parse_mixed(text)
+        return _make_message(tuple(pairs), None)
+
+    def _build_follows(self, buf: bytearray, pos: int, end: int) -> Message:
+        length = end - pos
+        self._examined += 2 * length
+        if length > self.max_frame_bytes:
+            raise self._frame_too_large(self._base + pos)
+        if length > self.max_line_bytes:
+            self._check_lines(buf, pos, end)
+        text = buf[pos:end].decode("utf-8", "surrogateescape")
+        # Header lines: the first, then CRLF-terminated lines with a colon
+        # (Privilege, ActionID). The CLI output starts at the first line
+        # that is not one: it uses bare LF, and may itself be empty.
+        lines: list[str] = []
+        start = 0
+        while True:
+            lf = text.index("\n", start)
+            line = text[start:lf]
+            if lines and not (
+                line[-1:] == "\r" and ":" in line and not line[:-1].endswith(_MARKER_TEXT)
+            ):
+                break
+            lines.append(line[:-1] if line[-1:] == "\r" else line)
+            start = lf + 1
+        if len(lines) > self.max_headers:
+            self._check_headers(buf, pos, len(lines))
+        body = text[start:]
+        body = body[:-2] if body[-2:] == "\r\n" else body[:-1]
+        output = body[:-_MARKER_LEN]
+        return _make_message(tuple(_split_line(line) for line in lines), output)
+
+
+# ---------------------------------------------------------------------------
+# Encoders
+
+LEGACY_MAX_LINE_BYTES: Final = 255
+"""Longest request line, CRLF included, that Asterisk 1.2 and 1.4.0 read.
+
+Their ``get_input`` reads into a 256-byte buffer, at most 255 bytes at a
+time, and dumps a buffer that fills without a CRLF (1.2.40 manager.c)."""
+LEGACY_MAX_HEADER_LINES: Final = 79
+"""Most lines per action Asterisk 1.2/1.4.0 keep (``AST_MAX_MANHEADERS`` 80
+minus one), the ``Action:`` and ``ActionID:`` lines included."""
+
+_FORBIDDEN = re.compile(r"[\r\n\x00]")
+
+
+def _check_text(what: str, text: str) -> bytes:
+    if not isinstance(text, str):
+        raise LocalProtocolError(f"{what} must be a str, not {type(text).__name__}")
+    bad = _FORBIDDEN.search(text)
+    if bad is not None:
+        raise LocalProtocolError(
+            f"{what} contains {bad.group()!r} at index {bad.start()}: CR, LF and NUL"
+            " could end the line and inject headers or a second action"
+        )
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(f"{what} cannot be encoded: {exc.reason}") from None
+
+
+def _check_name(what: str, name: str) -> bytes:
+    raw = _check_text(what, name)
+    if not name:
+        raise LocalProtocolError(f"{what} is empty")
+    if ":" in name:
+        raise LocalProtocolError(f"{what} {name!r} contains a colon")
+    if name.strip(" \t") != name:
+        raise LocalProtocolError(f"{what} {name!r} has leading or trailing blanks")
+    return raw
+
+
+def _pairs(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> list[tuple[str, str]]:
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    if isinstance(headers, (str, bytes)):
+        raise LocalProtocolError("headers must be pairs or a mapping, not a string")
+    out: list[tuple[str, str]] = []
+    for item in headers:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise LocalProtocolError(f"header {item!r} is not a (name, value) pair")
+        out.append(item)
+    return out
+
+
+def encode_action(
+    action: str | Action,
+    headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+    action_id: str | None = None,
+    *,
+    legacy_limits: bool = False,
+) -> bytes:
+    """Serialise an AMI action: ``Action:``, ``ActionID:`` (if any), headers, blank line.
+
+    Lines end in CRLF (Asterisk 1.2/1.4 accept nothing else) and every header
+    is written ``Name: value`` with exactly one space, the only form 1.2-1.6
+    parse. Headers may repeat (one ``Variable:`` per variable on Originate).
+    With an :class:`Action`, its headers come first, then ``headers``;
+    ``action_id`` overrides the action's own.
+
+    Raises :class:`LocalProtocolError` naming the header when a name or value
+    holds CR, LF or NUL, a name is empty, has a colon or leading/trailing
+    blanks, an ``Action`` header is given in ``headers``, or ``ActionID`` is
+    given both ways. Nothing that could start a second action reaches the
+    wire. ``legacy_limits=True`` also enforces what Asterisk 1.2/1.4.0 read
+    intact: lines of at most :data:`LEGACY_MAX_LINE_BYTES` bytes (CRLF
+    included) and at most :data:`LEGACY_MAX_HEADER_LINES` lines.
+    """
+    if isinstance(action, Action):
+        name = action.name
+        pairs = list(action.headers) + _pairs(headers)
+        if action_id is None:
+            action_id = action.action_id
+    else:
+        name = action
+        pairs = _pairs(headers)
+    raw_name = _check_text("Action name", name)
+    if not name:
+        raise LocalProtocolError("Action name is empty")
+    lines = [b"Action: " + raw_name]
+    if action_id is not None:
+        lines.append(b"ActionID: " + _check_text("ActionID", action_id))
+    for index, pair in enumerate(pairs):
+        hname, hvalue = pair
+        raw = _check_name(f"header {index} name", hname)
+        folded = hname.lower()
+        if folded == "action":
+            raise LocalProtocolError(
+                f"header {index} is a second 'Action' header; pass the action name instead"
+            )
+        if folded == "actionid" and action_id is not None:
+            raise LocalProtocolError(f"header {index}: ActionID given twice")
+        lines.append(raw + b": " + _check_text(f"header {hname!r} value", hvalue))
+    if legacy_limits:
+        if len(lines) > LEGACY_MAX_HEADER_LINES:
+            raise LocalProtocolError(
+                f"{len(lines)} lines exceed the {LEGACY_MAX_HEADER_LINES} lines"
+                " Asterisk 1.2/1.4.0 keep"
+            )
+        for line in lines:
+            if len(line) + 2 > LEGACY_MAX_LINE_BYTES:
+                label = line.split(b":", 1)[0].decode("utf-8", "replace")
+                raise LocalProtocolError(
+                    f"line {label!r} is {len(line) + 2} bytes with CRLF; Asterisk 1.2/1.4.0"
+                    f" read at most {LEGACY_MAX_LINE_BYTES}"
+                )
+    lines.append(b"")
+    lines.append(b"")
+    return b"\r\n".join(lines)
+
+
+def encode_banner(banner: Banner | tuple[int, ...]) -> bytes:
+    """The banner line as a server sends it: ``text`` + CRLF (no blank line)."""
+    if not isinstance(banner, Banner):
+        banner = Banner.from_version(banner)
+    return _check_text("banner text", banner.text) + b"\r\n"
+
+
+def encode_message(message: Message) -> bytes:
+    """Serialise a message as Asterisk writes it (server side, fake servers).
+
+    Each header becomes ``Name: value`` + CRLF; a header with an empty name
+    is written as its bare value (a colon-less line), or as ``: value`` when
+    the value has a colon or is empty, so decoding gives the same header
+    back. A message with ``output`` is written as a legacy Command reply:
+    headers, the body verbatim, ``--END COMMAND--``, CRLF, blank line.
+    Decoding the result gives an equal message, and a frame that arrived in
+    canonical form (CRLF, one space after the colon, names without blanks)
+    is reproduced byte for byte, non-UTF-8 bytes included (they travel as
+    surrogate escapes).
+
+    Raises :class:`LocalProtocolError` for CR/LF in a name or value (NUL is
+    allowed: Asterisk never sends it but the decoder keeps it), a colon or
+    edge blanks in a name, a message without headers, and an ``output`` the
+    decoder could not read back (first header not ``Response: Follows``, or
+    a line of it ending with the marker).
+    """
+    if not message.headers:
+        raise LocalProtocolError("a message needs at least one header")
+    parts: list[bytes] = []
+    for index, (name, value) in enumerate(message.headers):
+        raw_value = _check_line_text(f"header {index} value", value)
+        if name:
+            raw_name = _check_line_text(f"header {index} name", name)
+            if ":" in name or name.strip(" \t") != name:
+                raise LocalProtocolError(
+                    f"header {index} name {name!r} has a colon or leading/trailing blanks"
+                )
+            parts.append(raw_name + b": " + raw_value + b"\r\n")
+        elif ":" in value or not value:
+            parts.append(b": " + raw_value + b"\r\n")
+        else:
+            parts.append(raw_value + b"\r\n")
+    output = message.output
+    if output is None:
+        first = message.headers[0]
+        if first[0].lower() == "response" and first[1].lower() == "follows":
+            raise LocalProtocolError(
+                "a 'Response: Follows' message needs output (the legacy Command body)"
+            )
+        parts.append(b"\r\n")
+        return b"".join(parts)
+    first = message.headers[0]
+    if not (first[0].lower() == "response" and first[1].lower() == "follows"):
+        raise LocalProtocolError("a message with output must start with 'Response: Follows'")
+    try:
+        raw_output = output.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(f"output cannot be encoded: {exc.reason}") from None
+    for line in raw_output.split(b"\n")[:-1]:
+        if line.rstrip(b"\r").endswith(_MARKER):
+            raise LocalProtocolError("output has a line ending with '--END COMMAND--'")
+    first_line, nl, _ = raw_output.partition(b"\n")
+    if nl and first_line.endswith(b"\r") and b":" in first_line:
+        raise LocalProtocolError(
+            "output starts with a CRLF line holding a colon: it would be read as a header"
+        )
+    for part in parts[1:]:
+        if part.endswith(b"\r\n") and part[:-2].endswith(_MARKER):
+            raise LocalProtocolError("a header ends with '--END COMMAND--'")
+    parts.append(raw_output + _MARKER + b"\r\n\r\n")
+    return b"".join(parts)
+
+
+def _check_line_text(what: str, text: str) -> bytes:
+    if "\r" in text or "\n" in text:
+        raise LocalProtocolError(f"{what} contains CR or LF")
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(f"{what} cannot be encoded: {exc.reason}") from None
+
+
+# ---------------------------------------------------------------------------
+# C escapes (Asterisk >= 13.5)
+
+_C_ESCAPES: Final = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+}
+_C_ESCAPE_RE = re.compile(r"\\([abfnrtv\\'\"?])")
+
+ESCAPED_HEADERS: Final = ("CallerIDName", "ConnectedLineName", "ChanVariable")
+"""Headers whose values Asterisk 13.5+ C-escapes (also with a prefix such as
+``Dest`` in DialBegin, and ``ChanVariable(<channel>)`` on 1.8-11)."""
+
+
+def c_unescape(text: str) -> str:
+    """Undo ``ast_escape_c``: ``\\a \\b \\f \\n \\r \\t \\v \\\\ \\' \\" \\?``.
+
+    Any other backslash sequence, and a trailing backslash, is kept as is,
+    so text that was never escaped passes through unchanged unless it holds
+    one of those eleven pairs.
+    """
+    if "\\" not in text:
+        return text
+    return _C_ESCAPE_RE.sub(lambda m: _C_ESCAPES[m.group(1)], text)
+
+
+def _is_escaped_header(name: str) -> bool:
+    key = _fold(name)
+    return key.endswith(("calleridname", "connectedlinename")) or "chanvariable" in key
+
+
+def unescape_message(message: Message) -> Message:
+    """A copy of ``message`` with the C-escaped headers unescaped.
+
+    Touches ``CallerIDName``, ``ConnectedLineName`` (also prefixed, e.g.
+    ``DestCallerIDName``) and ``ChanVariable`` headers. ``OriginateResponse``
+    is returned unchanged: Asterisk does not escape its ``CallerIDName``.
+    Only meaningful for Asterisk 13.5+ (banner 2.8.0 and later).
+    """
+    if message.get("Event") == "OriginateResponse":
+        return message
+    headers = tuple(
+        (n, c_unescape(v)) if _is_escaped_header(n) else (n, v) for n, v in message.headers
+    )
+    if headers == message.headers:
+        return message
+    return _make_message(headers, message.output)
