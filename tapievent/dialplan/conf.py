@@ -882,7 +882,7 @@ def parse_dialplan(
     contexts = tuple(
         Context(b.name, b.file, b.line, tuple(b.priorities), tuple(b.includes)) for b in builders
     )
-    return Dialplan(contexts, tuple(reader.findings), tuple(reader.files))
+    return Dialplan(contexts, tuple(sorted(reader.findings)), tuple(reader.files))
 
 
 def _read_text(path: str) -> str:
