@@ -27,6 +27,16 @@ from .ami_codec import encode_message as encode_message
 from .ami_codec import unescape_message as unescape_message
 
 # --- session ---
+from .session import AMISession as AMISession
+from .session import ActionResult as ActionResult
+from .session import AuthenticationFailed as AuthenticationFailed
+from .session import ConnectionClosed as ConnectionClosed
+from .session import Goodbye as Goodbye
+from .session import LoginSucceeded as LoginSucceeded
+from .session import PermissionDenied as PermissionDenied
+from .session import SessionEvent as SessionEvent
+from .session import SessionState as SessionState
+from .session import UnmatchedResponse as UnmatchedResponse
 
 # --- model ---
 from .model import CallerId as CallerId
