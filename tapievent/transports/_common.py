@@ -1,0 +1,392 @@
+"""The I/O-free glue both transports share: errors, reconnect policy, event buffer, dispatch.
+
+The asyncio and the blocking transport differ only in how they wait for a
+socket. Everything else -- feeding bytes to the session, routing what comes
+out (tracker events to the application, action results to their waiters),
+the slow-consumer policy and the backoff arithmetic -- lives here once, so
+the two cannot drift apart and nothing protocol-related is written twice.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from .._errors import ProtocolError, RemoteProtocolError
+from ..ami_codec import NEED_DATA, Action, Banner, Message
+from ..model import Diagnostic, LineDevState, LineDevStateFlag, OutputEvent
+from ..session import (
+    ActionResult,
+    AMISession,
+    AuthenticationFailed,
+    ConnectionClosed,
+    Goodbye,
+    LoginSucceeded,
+)
+from ..tracker import CallHandle, CallTracker
+
+__all__ = [
+    "ActionFailedError",
+    "ActionTimeoutError",
+    "AuthenticationError",
+    "ConnectionLostError",
+    "ReconnectPolicy",
+    "TransportError",
+]
+
+logger = logging.getLogger("tapievent.transports")
+
+DEFAULT_QUEUE_SIZE = 10_000
+"""Events kept for a consumer that falls behind; past it the oldest are dropped."""
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class TransportError(ProtocolError):
+    """Base of the errors a transport raises (the connection, not the bytes, failed)."""
+
+
+class AuthenticationError(TransportError):
+    """Asterisk refused the login: wrong user, secret or MD5 key.
+
+    Never retried automatically: retrying a wrong secret cannot succeed and
+    Asterisk counts failed logins (security events, fail2ban). The message
+    names the user and the server's answer, never the secret.
+    """
+
+
+class ConnectionLostError(TransportError):
+    """The connection went away (or is being re-established) while an action waited."""
+
+
+class ActionTimeoutError(TransportError, TimeoutError):
+    """No response to an action within its timeout; the connection may be stalled."""
+
+
+class ActionFailedError(TransportError):
+    """Asterisk answered an action with ``Response: Error`` (or the action was refused).
+
+    ``result`` is the full :class:`~tapievent.session.ActionResult`.
+    """
+
+    def __init__(self, message: str, result: ActionResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+# --------------------------------------------------------------------------- reconnect
+
+
+@attrs.frozen(slots=True)
+class ReconnectPolicy:
+    """Exponential backoff with jitter for re-establishing a lost connection.
+
+    The n-th retry (``attempt`` from 0) waits
+    ``min(max_delay, initial_delay * multiplier**attempt)`` scaled by a random
+    factor in ``[1 - jitter, 1]``, so a pool of clients that lost the same
+    Asterisk does not reconnect in lock-step. ``max_attempts=None`` retries
+    forever; authentication failures are never retried (see
+    :class:`AuthenticationError`). The random source is passed in so tests
+    are deterministic.
+    """
+
+    initial_delay: float = 0.5
+    max_delay: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+    max_attempts: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.initial_delay < 0 or self.max_delay < 0 or self.multiplier < 1:
+            raise ValueError("delays must be >= 0 and multiplier >= 1")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError("jitter must be between 0 and 1")
+
+    def delay(self, attempt: int, random: Callable[[], float]) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based)."""
+        # Cap the exponent: 2**64 seconds is already "max_delay" and a larger
+        # power would overflow a float after enough failed attempts.
+        base = min(self.max_delay, self.initial_delay * self.multiplier ** min(attempt, 64))
+        return base * (1.0 - self.jitter * random())
+
+    def gives_up(self, attempt: int) -> bool:
+        """True when retry number ``attempt`` should not be made."""
+        return self.max_attempts is not None and attempt >= self.max_attempts
+
+
+def resolve_policy(reconnect: bool | ReconnectPolicy) -> ReconnectPolicy | None:
+    """``True`` -> the default policy, ``False`` -> no reconnect."""
+    if reconnect is True:
+        return ReconnectPolicy()
+    if reconnect is False:
+        return None
+    return reconnect
+
+
+# --------------------------------------------------------------------------- event buffer
+
+
+class EventBuffer:
+    """A bounded FIFO of output events with a drop-oldest policy.
+
+    A consumer that falls behind must not make memory grow without bound,
+    and must not stall the reader either (Asterisk disconnects a session it
+    cannot write to within ``writetimeout``, 100 ms by default). So when the
+    buffer is full the *oldest* event is dropped; the next read then returns
+    a ``queue-overflow`` :class:`Diagnostic` saying how many were lost before
+    the surviving events. The tracker's own state stays exact regardless
+    (``snapshot()`` shows the calls as they are).
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError("queue_size must be at least 1")
+        self._items: collections.deque[OutputEvent] = collections.deque()
+        self._maxsize = maxsize
+        self._pending_drops = 0
+        self.dropped = 0
+        """Events dropped since the client was created."""
+
+    def put(self, event: OutputEvent) -> None:
+        if len(self._items) >= self._maxsize:
+            self._items.popleft()
+            self._pending_drops += 1
+            self.dropped += 1
+        self._items.append(event)
+
+    def get(self) -> OutputEvent | None:
+        """The next event, a ``queue-overflow`` diagnostic first if some were dropped."""
+        if self._pending_drops:
+            n, self._pending_drops = self._pending_drops, 0
+            return Diagnostic(
+                "queue-overflow",
+                f"the consumer fell behind: {n} oldest event(s) dropped "
+                f"(queue_size={self._maxsize})",
+            )
+        if self._items:
+            return self._items.popleft()
+        return None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+@attrs.frozen(slots=True)
+class LoginOk:
+    """The session logged in."""
+
+
+@attrs.frozen(slots=True)
+class LoginFailed:
+    """The server refused the login; ``message`` is its ``Message:`` text."""
+
+    message: str
+
+
+@attrs.frozen(slots=True)
+class Completed:
+    """An action's result (response plus any event list) arrived."""
+
+    result: ActionResult
+
+
+@attrs.frozen(slots=True)
+class Closed:
+    """The session ended (Goodbye or the peer closed)."""
+
+    reason: str
+
+
+Outcome = LoginOk | LoginFailed | Completed | Closed
+
+
+class ClientCore:
+    """Session + tracker + event buffer: what a connected client is, minus the socket.
+
+    One ``AMISession`` per TCP connection (a new one after each reconnect),
+    one ``CallTracker`` for the client's whole life (so calls survive an
+    outage and ``reconcile`` can settle them). Not thread-safe by itself:
+    the blocking transport serialises access with a lock, the asyncio one
+    runs everything on the loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        username: str,
+        secret: str,
+        auth: str,
+        events: str,
+        lines: Iterable[str] | None,
+        max_calls: int | None,
+        queue_size: int,
+    ) -> None:
+        self._username = username
+        self._secret = secret
+        self._auth = auth
+        self._events = events
+        self.lines: tuple[str, ...] | None = None if lines is None else tuple(lines)
+        # OriginateResponse is broadcast with its ActionID to every AMI
+        # session, and ChannelIds must be unique on the server: one random
+        # prefix per client keeps both ours (session and tracker alike).
+        prefix = f"tapievent-{uuid.uuid4().hex[:8]}"
+        self._action_id_prefix = prefix + "-"
+        if max_calls is None:
+            self.tracker = CallTracker(self.lines, id_prefix=prefix)
+        else:
+            self.tracker = CallTracker(self.lines, max_calls=max_calls, id_prefix=prefix)
+        self.buffer = EventBuffer(queue_size)
+        self.session: AMISession | None = None
+
+    def __repr__(self) -> str:
+        return f"<ClientCore user={self._username!r} auth={self._auth!r}>"
+
+    @property
+    def username(self) -> str:
+        return self._username
+
+    def start_session(self) -> bytes:
+        """A fresh session for a fresh connection; returns the login bytes to send."""
+        self.session = AMISession(
+            self._username,
+            self._secret,
+            auth="md5" if self._auth == "md5" else "plain",
+            events=self._events,
+            action_id_prefix=self._action_id_prefix,
+        )
+        self.session.login()
+        return self.session.data_to_send()
+
+    def send(self, action: Action) -> tuple[str, bytes]:
+        """Queue ``action`` on the session; returns its ActionID and the bytes to send."""
+        if self.session is None:
+            raise ConnectionLostError("not connected")
+        action_id = self.session.send_action(action)
+        return action_id, self.session.data_to_send()
+
+    def logoff(self) -> bytes:
+        """Bytes of a Logoff, or ``b""`` when there is no session to end."""
+        if self.session is None:
+            return b""
+        try:
+            self.session.logoff()
+        except ProtocolError:
+            return b""
+        return self.session.data_to_send()
+
+    def receive(self, data: bytes) -> tuple[list[Outcome], bytes]:
+        """Feed bytes (``b""`` = EOF); route events to the buffer.
+
+        Returns what the transport must act on and the bytes the session now
+        wants written (the MD5 Login follows its Challenge answer by itself).
+        """
+        session = self.session
+        if session is None:
+            return [], b""
+        if data:
+            session.receive_data(data)
+        else:
+            session.receive_eof()
+        outcomes: list[Outcome] = []
+        while True:
+            try:
+                item = session.next_event()
+            except RemoteProtocolError as exc:
+                # The decoder resynchronises at the next blank line; one bad
+                # frame must not cost the connection, but the operator should see it.
+                self.buffer.put(Diagnostic("protocol-error", str(exc)))
+                continue
+            if item is NEED_DATA:
+                break
+            if isinstance(item, (Banner, Message)):
+                for event in self.tracker.handle(item):
+                    self.buffer.put(event)
+            elif isinstance(item, LoginSucceeded):
+                outcomes.append(LoginOk())
+            elif isinstance(item, AuthenticationFailed):
+                outcomes.append(LoginFailed(_failure_text(item)))
+            elif isinstance(item, ActionResult):
+                outcomes.append(Completed(item))
+            elif isinstance(item, Goodbye):
+                outcomes.append(Closed("logged off"))
+            elif isinstance(item, ConnectionClosed):
+                outcomes.append(Closed("connection closed by the server"))
+                break
+            else:
+                # PermissionDenied / UnmatchedResponse: nobody waits for them
+                # (e.g. the late answer to an action whose timeout fired).
+                logger.debug("ignored %s", type(item).__name__)
+        return outcomes, session.data_to_send()
+
+    def lost(self, reason: str) -> None:
+        """The connection is gone: tell the application, TAPI-style."""
+        self.session = None
+        self.buffer.put(Diagnostic("connection-lost", reason))
+        for line in self._line_targets():
+            self.buffer.put(LineDevState(line, LineDevStateFlag.OUTOFSERVICE))
+
+    def resynced(self, result: ActionResult) -> None:
+        """After a reconnect: settle calls that ended during the outage, then INSERVICE."""
+        live = {
+            uid
+            for ev in result.events
+            if (ev.event or "").lower() == "coreshowchannel"
+            and (uid := ev.get("Uniqueid")) is not None
+        }
+        for event in self.tracker.reconcile(live):
+            self.buffer.put(event)
+        for line in self._line_targets():
+            self.buffer.put(LineDevState(line, LineDevStateFlag.INSERVICE))
+
+    def originate_refused(self, handle: CallHandle, result: ActionResult) -> None:
+        """Asterisk refused an Originate at once: no OriginateResponse will come.
+
+        The tracker only ends a pending originate on its OriginateResponse,
+        so the failure it would have carried is handed to it here (Reason 0,
+        no channel), ending the handle with DISCONNECTED then IDLE and
+        freeing its record.
+        """
+        failure = Message.from_pairs(
+            ("Event", "OriginateResponse"),
+            ("ActionID", handle.action_id),
+            ("Response", "Failure"),
+            ("Reason", "0"),
+            ("Uniqueid", "<unknown>"),
+            ("Message", result.response.get("Message") or ""),
+        )
+        for event in self.tracker.handle(failure):
+            self.buffer.put(event)
+
+    def _line_targets(self) -> tuple[str | None, ...]:
+        # One LINEDEVSTATE per served line, as a TSP reports per device;
+        # ``None`` (every line) when the client serves all lines.
+        return (None,) if self.lines is None else self.lines
+
+
+def _failure_text(item: AuthenticationFailed) -> str:
+    return item.reason or "Authentication failed"
+
+
+def check_result(result: ActionResult, what: str) -> ActionResult:
+    """Raise :class:`ActionFailedError` unless the action succeeded."""
+    if not result.ok:
+        text = result.response.get("Message") if result.response is not None else None
+        raise ActionFailedError(f"{what} failed: {text or 'error'}", result)
+    return result
+
+
+def coreshowchannels() -> Action:
+    """The action whose event list tells which channels are alive after a reconnect."""
+    return Action("CoreShowChannels")
+
+
+def ping() -> Action:
+    return Action("Ping")

@@ -1,0 +1,346 @@
+"""The asyncio transport against FakeAsterisk over real loopback sockets.
+
+Every await is bounded (``asyncio.wait_for``), so a regression fails fast
+instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from transport_support import LINES, SECRET, kinds, tls_contexts
+
+from tapievent.ami_codec import Action
+from tapievent.model import CallState, Diagnostic, LineCallState, LineDevState, OutputEvent
+from tapievent.testing import FakeAsterisk
+from tapievent.transports import (
+    ActionTimeoutError,
+    AuthenticationError,
+    ConnectionLostError,
+    ReconnectPolicy,
+)
+from tapievent.transports._common import EventBuffer
+from tapievent.transports.aio import AsyncClient, connect
+
+T = TypeVar("T")
+FAST = ReconnectPolicy(initial_delay=0.02, max_delay=0.1, jitter=0.5)
+
+
+def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro_fn(), 20.0)
+
+    return asyncio.run(bounded())
+
+
+def client_for(fake: FakeAsterisk, **kwargs: Any) -> Any:
+    options: dict[str, Any] = {
+        "username": "tapi",
+        "secret": SECRET,
+        "reconnect": FAST,
+        "random": lambda: 0.5,
+        "connect_timeout": 2.0,
+        "action_timeout": 2.0,
+    }
+    options.update(kwargs)
+    return connect(fake.host, fake.port, **options)
+
+
+async def take_until(
+    client: AsyncClient, predicate: Callable[[OutputEvent], bool], timeout: float = 5.0
+) -> list[OutputEvent]:
+    """Events up to and including the first that matches ``predicate``."""
+    seen: list[OutputEvent] = []
+
+    async def collect() -> None:
+        async for event in client.events():
+            seen.append(event)
+            if predicate(event):
+                return
+        raise AssertionError(f"events() ended before the expected event: {kinds(seen)}")
+
+    await asyncio.wait_for(collect(), timeout)
+    return seen
+
+
+def is_state(line: str, state: LineCallState) -> Callable[[OutputEvent], bool]:
+    return lambda ev: isinstance(ev, CallState) and ev.line == line and ev.state is state
+
+
+def is_devstate(name: str) -> Callable[[OutputEvent], bool]:
+    return lambda ev: isinstance(ev, LineDevState) and ev.state.name == name
+
+
+INBOUND = [
+    "NewCall Local/bob",
+    "NewCall Local/bobbett",
+    "CallInfo Local/bob",
+    "CallInfo Local/bobbett",
+    "CallState Local/bob OFFERING",
+    "CallState Local/bobbett OFFERING",
+    "CallState Local/bob CONNECTED",
+    "CallState Local/bobbett DISCONNECTED/0x8",
+    "CallState Local/bobbett IDLE",
+    "CallState Local/bob IDLE",
+]
+
+
+def test_plain_login_ping_and_no_secret_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake:
+            async with client_for(fake, auth="plain") as client:
+                assert client.connected
+                result = await client.send_action(Action("Ping"))
+                assert result.ok and result.response.get("Ping") == "Pong"
+                assert SECRET not in repr(client) and SECRET not in repr(client._core)
+            assert fake.actions[0].get("Secret") == SECRET  # it was really used
+            assert not client.connected
+
+    run(scenario)
+    assert caplog.records, "the transport logs its connection life"
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+def test_md5_login_never_sends_the_secret() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake) as client:
+            assert client.connected
+            assert [a.get("Action") for a in fake.actions[:2]] == ["Challenge", "Login"]
+            assert all(a.get("Secret") is None for a in fake.actions)
+            assert fake.actions[1].get("Key")
+
+    run(scenario)
+
+
+def test_bad_secret_raises_authentication_error_once() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk(auth_failure_delay=0.05) as fake:
+            with pytest.raises(AuthenticationError) as info:
+                await asyncio.wait_for(client_for(fake, secret="wrong-secret"), 5)
+            assert "tapi" in str(info.value) and "Authentication failed" in str(info.value)
+            assert "wrong-secret" not in str(info.value)
+            await asyncio.sleep(0.1)
+            assert fake.connections == 1  # no retry storm
+
+    run(scenario)
+
+
+def test_connection_refused_is_an_oserror() -> None:
+    async def scenario() -> None:
+        fake = FakeAsterisk()
+        await fake.start()
+        await fake.stop()
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.wait_for(client_for(fake), 5)
+
+    run(scenario)
+
+
+def test_inbound_call_full_event_sequence() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake, lines=LINES) as client:
+            call = await fake.inbound_call(list(LINES), answer_on="Local/bob")
+            seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            assert kinds(seen) == INBOUND
+            assert {ev.call_key for ev in seen if isinstance(ev, CallState)} == {call.unique_id}
+            assert client.tracker.call_count == 0
+
+    run(scenario)
+
+
+def test_make_call_newcall_is_filtered_but_states_arrive() -> None:
+    async def scenario() -> None:
+        async with (
+            FakeAsterisk(originate_line="line_1") as fake,
+            client_for(fake, lines=["line_1"]) as client,
+        ):
+            handle = await client.make_call(
+                "line_1",
+                "95551234",
+                context="outbound",
+                channel="Local/bob@phones-originate",
+                caller_id='"Bob" <201>',
+            )
+            seen = await take_until(client, is_state("line_1", LineCallState.IDLE))
+            assert kinds(seen) == ["CallState line_1 CONNECTED", "CallState line_1 IDLE"]
+            originate = next(a for a in fake.actions if a.get("Action") == "Originate")
+            assert originate.get("ChannelId") == handle.channel_id
+            assert originate.get("Async") == "true"
+            assert client.tracker.call_count == 0 and client.tracker.pending_count == 0
+
+    run(scenario)
+
+
+def test_hangup_of_a_made_call() -> None:
+    async def scenario() -> None:
+        async with (
+            FakeAsterisk(call_duration=None) as fake,
+            client_for(fake, lines=["line_1"]) as client,
+        ):
+            handle = await client.make_call(
+                "line_1", "95551234", context="outbound", channel="Local/bob@phones-originate"
+            )
+            await take_until(client, is_state("line_1", LineCallState.CONNECTED))
+            result = await client.hangup(handle)
+            assert result.response.get("Message") == "Channel Hungup"
+            await take_until(client, is_state("line_1", LineCallState.IDLE))
+            assert fake.calls == {}
+
+    run(scenario)
+
+
+def test_server_killed_mid_frame_and_restarted_reconnects_and_reconciles() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake, lines=LINES) as client:
+            await fake.inbound_call(list(LINES), answer_on="Local/bob", hold=True)
+            await take_until(client, is_state("Local/bobbett", LineCallState.IDLE))
+            assert client.tracker.call_count == 1  # bob is still talking
+            await fake.restart(mid_frame=True)
+            seen = await take_until(client, is_devstate("INSERVICE"))
+            seen += await take_until(client, is_devstate("INSERVICE"))
+            assert kinds(seen) == [
+                "Diagnostic protocol-error",  # the half frame the dying server sent
+                "Diagnostic connection-lost",
+                "LineDevState Local/bob OUTOFSERVICE",
+                "LineDevState Local/bobbett OUTOFSERVICE",
+                "Diagnostic stale-call",
+                "CallState Local/bob IDLE*",
+                "LineDevState Local/bob INSERVICE",
+                "LineDevState Local/bobbett INSERVICE",
+            ]
+            assert client.tracker.call_count == 0  # nothing leaked
+            assert fake.logins == 2
+            assert any(a.get("Action") == "CoreShowChannels" for a in fake.actions)
+            assert client.connected
+            result = await client.send_action(Action("Ping"))
+            assert result.ok
+
+    run(scenario)
+
+
+def test_tls_with_a_generated_certificate(tmp_path: Path) -> None:
+    server_ctx, client_ctx = tls_contexts(tmp_path)
+
+    async def scenario() -> None:
+        async with FakeAsterisk(ssl=server_ctx) as fake:
+            async with client_for(fake, ssl=client_ctx, lines=LINES) as client:
+                assert (await client.send_action(Action("Ping"))).ok
+                await fake.inbound_call(list(LINES))
+                seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+                assert kinds(seen) == INBOUND
+            with pytest.raises(ssl.SSLCertVerificationError):
+                untrusted = ssl.create_default_context()
+                await asyncio.wait_for(client_for(fake, ssl=untrusted), 5)
+
+    run(scenario)
+
+
+def test_stalled_server_is_detected_by_keepalive_then_service_returns() -> None:
+    async def scenario() -> None:
+        async with (
+            FakeAsterisk() as fake,
+            client_for(
+                fake, keepalive_interval=0.2, keepalive_timeout=0.2, connect_timeout=0.3
+            ) as client,
+        ):
+            await asyncio.sleep(0.3)  # at least one Ping answered
+            fake.stall()
+            seen = await take_until(client, is_devstate("OUTOFSERVICE"), timeout=3)
+            lost = seen[0]
+            assert isinstance(lost, Diagnostic) and lost.code == "connection-lost"
+            assert "keepalive" in lost.message
+            fake.stall(False)
+            await take_until(client, is_devstate("INSERVICE"), timeout=5)
+            assert client.connected
+
+    run(scenario)
+
+
+def test_action_timeout_on_a_stalled_server() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake) as client:
+            fake.stall()
+            with pytest.raises(ActionTimeoutError):
+                await client.send_action(Action("Ping"), timeout=0.2)
+            fake.stall(False)
+            assert (await client.send_action(Action("Ping"))).ok
+
+    run(scenario)
+
+
+def test_slow_consumer_queue_is_bounded_and_drops_oldest() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake, lines=LINES, queue_size=4) as client:
+            await fake.inbound_call(list(LINES))  # ten events, nobody reading
+            await asyncio.sleep(0.2)
+            assert len(client._core.buffer) == 4
+            seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            overflow = seen[0]
+            assert isinstance(overflow, Diagnostic) and overflow.code == "queue-overflow"
+            assert "6 oldest event(s) dropped" in overflow.message
+            assert kinds(seen[1:]) == INBOUND[-4:]
+            assert client.dropped_events == 6
+
+    run(scenario)
+
+
+def test_without_reconnect_a_lost_connection_ends_the_events() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake:
+            client = await asyncio.wait_for(client_for(fake, reconnect=False), 5)
+            await fake.kill(mid_frame=False)
+            seen: list[OutputEvent] = []
+            with pytest.raises(ConnectionLostError):
+                async for event in client.events():
+                    seen.append(event)
+            assert kinds(seen) == ["Diagnostic connection-lost", "LineDevState None OUTOFSERVICE"]
+            await client.close()
+
+    run(scenario)
+
+
+def test_refused_credentials_on_reconnect_stop_the_client() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake:
+            client = await asyncio.wait_for(client_for(fake, auth="plain"), 5)
+            fake._secret = "rotated"  # the password changed while we were away
+            await fake.restart(mid_frame=False)
+            seen: list[OutputEvent] = []
+            with pytest.raises(AuthenticationError):
+                async for event in client.events():
+                    seen.append(event)
+            assert kinds(seen)[-1] == "Diagnostic authentication-failed"
+            assert fake.connections == 2  # one refused attempt, no storm
+            await client.close()
+
+    run(scenario)
+
+
+def test_reconnect_policy_is_exponential_capped_and_jittered() -> None:
+    policy = ReconnectPolicy(initial_delay=0.5, max_delay=4.0, multiplier=2.0, jitter=0.5)
+    assert [policy.delay(n, lambda: 0.0) for n in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    assert [policy.delay(n, lambda: 1.0) for n in range(3)] == [0.25, 0.5, 1.0]
+    assert policy.delay(10_000, lambda: 0.0) == 4.0
+    assert ReconnectPolicy(max_attempts=2).gives_up(2)
+    assert not ReconnectPolicy().gives_up(10**6)
+    with pytest.raises(ValueError):
+        ReconnectPolicy(jitter=1.5)
+
+
+def test_event_buffer_keeps_the_newest_and_reports_drops() -> None:
+    buffer = EventBuffer(2)
+    events = [Diagnostic("x", str(n)) for n in range(5)]
+    for ev in events:
+        buffer.put(ev)
+    first = buffer.get()
+    assert isinstance(first, Diagnostic) and first.code == "queue-overflow"
+    assert [buffer.get(), buffer.get(), buffer.get()] == [events[3], events[4], None]
+    assert buffer.dropped == 3
