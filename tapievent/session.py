@@ -464,6 +464,12 @@ class AMISession:
             raise LocalProtocolError("the AMI secret contains a CR, LF or NUL character")
         if any(c in username for c in _FORBIDDEN_CHARS):
             raise LocalProtocolError("the AMI username contains a CR, LF or NUL character")
+        # The Login is encoded only once the challenge arrives (md5), so its
+        # other values are checked now rather than inside next_event().
+        if events is not None and any(c in events for c in _FORBIDDEN_CHARS):
+            raise LocalProtocolError("events contains a CR, LF or NUL character")
+        if any(c in action_id_prefix for c in _FORBIDDEN_CHARS):
+            raise LocalProtocolError("action_id_prefix contains a CR, LF or NUL character")
         if max_list_events < 0:
             raise ValueError("max_list_events must be >= 0")
         self._username = username
@@ -541,6 +547,8 @@ class AMISession:
             # Asterisk omits an empty ActionID from the response, which would
             # silently turn exact matching into FIFO matching.
             raise LocalProtocolError("an ActionID must not be empty")
+        if any(c in action_id for c in _FORBIDDEN_CHARS):
+            raise LocalProtocolError(f"ActionID {action_id!r} contains a CR, LF or NUL character")
         if (
             action_id in self._awaiting
             or action_id in self._lists
@@ -590,14 +598,14 @@ class AMISession:
         headers += [("Username", self._username), credential]
         if self._events_mask is not None:
             headers.append(("Events", self._events_mask))
-        failed = False
         try:
             return encode_action("Login", headers, action_id=action_id)
         except LocalProtocolError:
-            failed = True
+            pass
         # Raised outside the except block so the codec's message (which may
-        # quote a header value) is not even kept as __context__.
-        assert failed
+        # quote a header value) is not even kept as __context__, and with the
+        # locals that hold the credential gone from the traceback's frame.
+        del headers, credential
         raise LocalProtocolError(
             "the Login action cannot be encoded (username, events or ActionID invalid)"
         )
@@ -731,10 +739,19 @@ class AMISession:
 
     def _match(self, response: Message) -> _Pending | None:
         action_id = response.action_id
-        if action_id is None:
-            # FIFO fallback: the oldest action still waiting (see the top).
-            return next(iter(self._awaiting.values()), None)
-        return self._awaiting.get(action_id)
+        if action_id is not None:
+            return self._awaiting.get(action_id)
+        # FIFO fallback: the oldest action still waiting (see the top).
+        oldest = next(iter(self._awaiting.values()), None)
+        if (
+            oldest is not None
+            and oldest.kind in (_Kind.CHALLENGE, _Kind.LOGIN)
+            and _fold(response.get("Message")) in _NOT_LOGGED_IN
+        ):
+            # "Not logged in" never answers Challenge or Login: it is the
+            # reply to a request written behind the session's back.
+            return None
+        return oldest
 
     def _handle_response(self, response: Message) -> None:
         pending = self._match(response)

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tapievent import LocalProtocolError, ProtocolError, RemoteProtocolError
-from tapievent.ami_codec import NEED_DATA, Action, Banner, Message
+from tapievent.ami_codec import NEED_DATA, Action, AMIDecoder, Banner, Message
 from tapievent.session import (
     ActionResult,
     AMISession,
@@ -743,6 +743,20 @@ def test_authentication_required_before_login_on_1_2() -> None:
     assert session.state is SessionState.UNAUTHENTICATED
 
 
+def test_id_less_permission_denied_is_not_taken_as_the_login_answer() -> None:
+    # 1.4: a raw pre-login request without ActionID is answered
+    # "Authentication Required" without one; FIFO must not give it to Login.
+    session = AMISession("tapi", "tapisecret", auth="plain")
+    session.handle_frame(Banner((1, 0), "Asterisk Call Manager/1.0"))
+    session.login()
+    denied = msg(("Response", "Error"), ("Message", "Authentication Required"))
+    accepted = ok(None, ("Message", "Authentication accepted"))
+    assert feed(session, denied, accepted)[1:] == [
+        PermissionDenied(denied),
+        LoginSucceeded(accepted),
+    ]
+
+
 def test_permission_denied_after_login_is_an_ordinary_error_result() -> None:
     session = logged_in()
     action_id = session.send_action(Action("Originate", (("Channel", "Local/1@x"),)))
@@ -1073,6 +1087,73 @@ def test_arbitrary_sequences_raise_only_documented_errors(
                 completed.append(event.action_id)
     assert len(completed) == len(set(completed))
     assert SECRET not in repr(session)
+
+
+_wire_pieces = st.sampled_from(
+    [
+        b"Asterisk Call Manager/11.0.0\r\n",
+        b"Response: Success\r\n",
+        b"Response: Error\r\n",
+        b"Response: Follows\r\n",
+        b"--END COMMAND--\r\n",
+        b"ActionID: tapievent-1\r\n",
+        b"ActionID: tapievent-2\r\n",
+        b"Event: Hangup\r\n",
+        b"Event: XComplete\r\n",
+        b"EventList: start\r\n",
+        b"Challenge: 42\r\n",
+        b"Message: Permission denied\r\n",
+        b"no colon\r\n",
+        b"x" * 300 + b"\r\n",
+        b"\r\n",
+        b"\n",
+    ]
+)
+
+
+def drain_tolerant(session: AMISession) -> tuple[list[SessionEvent], int]:
+    events: list[SessionEvent] = []
+    errors = 0
+    while True:
+        try:
+            event = session.next_event()
+        except RemoteProtocolError:
+            errors += 1
+            continue
+        if event is NEED_DATA:
+            return events, errors
+        events.append(event)
+
+
+@given(
+    st.sampled_from(["md5", "plain"]),
+    st.lists(_wire_pieces | st.binary(max_size=12), max_size=40),
+    st.integers(1, 64),
+)
+def test_arbitrary_bytes_raise_only_remote_errors_and_always_end_closed(
+    auth: str, pieces: list[bytes], read_size: int
+) -> None:
+    # Whatever arrives, next_event() raises nothing but RemoteProtocolError
+    # (decoder limits, frames not allowed in the state), keeps going after
+    # each, and the stream always ends with exactly one ConnectionClosed.
+    session = AMISession(
+        "tapi",
+        SECRET,
+        auth=auth,  # type: ignore[arg-type]
+        decoder=AMIDecoder(max_line_bytes=200),
+    )
+    session.login()
+    stream = b"".join(pieces)
+    events: list[SessionEvent] = []
+    for start in range(0, len(stream), read_size):
+        session.receive_data(stream[start : start + read_size])
+        events += drain_tolerant(session)[0]
+    session.receive_eof()
+    events += drain_tolerant(session)[0]
+    closes = [e for e in events if isinstance(e, ConnectionClosed)]
+    assert len(closes) == 1 and events[-1] is closes[0]
+    assert session.state in (SessionState.CLOSED, SessionState.FAILED)
+    assert all(SECRET not in repr(e) for e in events)
 
 
 # --------------------------------------------------------------------------
