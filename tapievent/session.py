@@ -43,7 +43,12 @@ remembered in send order until its response arrives. A response is matched:
    one thread per AMI session executes that session's requests one after
    the other and writes each response before reading the next request, so
    responses come back in request order; the oldest unanswered request is
-   the one being answered.
+   the one being answered. An event list whose acknowledgement came is no
+   longer awaiting a response, and ``Permission denied``/``Authentication
+   Required`` never answers our own Challenge or Login, so neither takes an
+   ID-less response. ``cancel()`` drops an action that will never be
+   answered (1.2-1.4.31 ``Events`` with an empty mask) so it cannot swallow
+   a later action's response.
 
 A response whose ActionID is not awaited is reported as ``UnmatchedResponse``
 (or ``PermissionDenied`` before login) and completes nothing.
