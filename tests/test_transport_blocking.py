@@ -1,0 +1,261 @@
+"""The blocking (threaded) transport against a FakeAsterisk running in a thread.
+
+The same scenarios as the asyncio transport, over real loopback sockets;
+every wait has a timeout so nothing can hang.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from transport_support import LINES, SECRET, kinds, tls_contexts
+
+from tapievent.ami_codec import Action
+from tapievent.model import CallState, Diagnostic, LineCallState, LineDevState, OutputEvent
+from tapievent.testing import FakeAsterisk, ThreadedFakeAsterisk
+from tapievent.transports import (
+    ActionTimeoutError,
+    AuthenticationError,
+    ConnectionLostError,
+    ReconnectPolicy,
+)
+from tapievent.transports.blocking import Client, connect
+
+FAST = ReconnectPolicy(initial_delay=0.02, max_delay=0.1, jitter=0.5)
+
+INBOUND = [
+    "NewCall Local/bob",
+    "NewCall Local/bobbett",
+    "CallInfo Local/bob",
+    "CallInfo Local/bobbett",
+    "CallState Local/bob OFFERING",
+    "CallState Local/bobbett OFFERING",
+    "CallState Local/bob CONNECTED",
+    "CallState Local/bobbett DISCONNECTED/0x8",
+    "CallState Local/bobbett IDLE",
+    "CallState Local/bob IDLE",
+]
+
+
+@pytest.fixture
+def server() -> Iterator[ThreadedFakeAsterisk]:
+    with FakeAsterisk.start_in_thread() as handle:
+        yield handle
+
+
+def client_for(server: ThreadedFakeAsterisk, **kwargs: Any) -> Client:
+    options: dict[str, Any] = {
+        "username": "tapi",
+        "secret": SECRET,
+        "reconnect": FAST,
+        "random": lambda: 0.5,
+        "connect_timeout": 2.0,
+        "action_timeout": 2.0,
+    }
+    options.update(kwargs)
+    return connect(server.host, server.port, **options)
+
+
+def take_until(
+    client: Client, predicate: Callable[[OutputEvent], bool], timeout: float = 5.0
+) -> list[OutputEvent]:
+    seen: list[OutputEvent] = []
+    while True:
+        event = client.get_event(timeout)
+        if event is None:
+            raise AssertionError(f"no matching event within {timeout}s: {kinds(seen)}")
+        seen.append(event)
+        if predicate(event):
+            return seen
+
+
+def is_state(line: str, state: LineCallState) -> Callable[[OutputEvent], bool]:
+    return lambda ev: isinstance(ev, CallState) and ev.line == line and ev.state is state
+
+
+def is_devstate(name: str) -> Callable[[OutputEvent], bool]:
+    return lambda ev: isinstance(ev, LineDevState) and ev.state.name == name
+
+
+def test_plain_login_ping_and_no_secret_in_repr_or_logs(
+    server: ThreadedFakeAsterisk, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with client_for(server, auth="plain") as client:
+        assert client.connected
+        result = client.send_action(Action("Ping"))
+        assert result.ok and result.response.get("Ping") == "Pong"
+        assert SECRET not in repr(client)
+    assert not client.connected
+    assert server.fake.actions[0].get("Secret") == SECRET
+    assert caplog.records
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+def test_md5_login_never_sends_the_secret(server: ThreadedFakeAsterisk) -> None:
+    with client_for(server) as client:
+        assert client.connected
+    actions = server.fake.actions
+    assert [a.get("Action") for a in actions[:2]] == ["Challenge", "Login"]
+    assert all(a.get("Secret") is None for a in actions)
+
+
+def test_bad_secret_raises_authentication_error_once(server: ThreadedFakeAsterisk) -> None:
+    with pytest.raises(AuthenticationError) as info:
+        client_for(server, secret="wrong-secret")
+    assert "wrong-secret" not in str(info.value)
+    assert server.fake.connections == 1
+
+
+def test_connection_refused_is_an_oserror() -> None:
+    handle = FakeAsterisk.start_in_thread()
+    port = handle.port
+    handle.stop()
+    with pytest.raises(ConnectionRefusedError):
+        connect("127.0.0.1", port, username="tapi", secret=SECRET)
+
+
+def test_inbound_call_full_event_sequence(server: ThreadedFakeAsterisk) -> None:
+    with client_for(server, lines=LINES) as client:
+        call = server.call(server.fake.inbound_call, list(LINES), answer_on="Local/bob")
+        seen = take_until(client, is_state("Local/bob", LineCallState.IDLE))
+        assert kinds(seen) == INBOUND
+        assert {ev.call_key for ev in seen if isinstance(ev, CallState)} == {call.unique_id}
+        with client.lock:
+            assert client.tracker.call_count == 0
+
+
+def test_make_call_newcall_is_filtered_but_states_arrive(server: ThreadedFakeAsterisk) -> None:
+    with client_for(server, lines=["line_1"]) as client:
+        handle = client.make_call(
+            "line_1", "95551234", context="outbound", channel="Local/bob@phones-originate"
+        )
+        seen = take_until(client, is_state("line_1", LineCallState.IDLE))
+        assert kinds(seen) == ["CallState line_1 CONNECTED", "CallState line_1 IDLE"]
+        originate = next(a for a in server.fake.actions if a.get("Action") == "Originate")
+        assert originate.get("ChannelId") == handle.channel_id
+
+
+def test_calls_from_several_threads_at_once(server: ThreadedFakeAsterisk) -> None:
+    with client_for(server) as client:
+        results: list[bool] = []
+        lock = threading.Lock()
+
+        def pinger() -> None:
+            for _ in range(10):
+                ok = client.send_action(Action("Ping")).ok
+                with lock:
+                    results.append(ok)
+
+        threads = [threading.Thread(target=pinger) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert results == [True] * 40
+
+
+def test_server_killed_mid_frame_and_restarted_reconnects_and_reconciles(
+    server: ThreadedFakeAsterisk,
+) -> None:
+    with client_for(server, lines=LINES) as client:
+        server.call(server.fake.inbound_call, list(LINES), answer_on="Local/bob", hold=True)
+        take_until(client, is_state("Local/bobbett", LineCallState.IDLE))
+        server.call(server.fake.restart, mid_frame=True)
+        seen = take_until(client, is_devstate("INSERVICE"))
+        seen += take_until(client, is_devstate("INSERVICE"))
+        assert kinds(seen) == [
+            "Diagnostic protocol-error",
+            "Diagnostic connection-lost",
+            "LineDevState Local/bob OUTOFSERVICE",
+            "LineDevState Local/bobbett OUTOFSERVICE",
+            "Diagnostic stale-call",
+            "CallState Local/bob IDLE*",
+            "LineDevState Local/bob INSERVICE",
+            "LineDevState Local/bobbett INSERVICE",
+        ]
+        with client.lock:
+            assert client.tracker.call_count == 0
+        assert server.fake.logins == 2
+        assert client.send_action(Action("Ping")).ok
+
+
+def test_tls_with_a_generated_certificate(tmp_path: Path) -> None:
+    server_ctx, client_ctx = tls_contexts(tmp_path)
+    with FakeAsterisk.start_in_thread(ssl=server_ctx) as server:
+        with client_for(server, ssl=client_ctx, lines=LINES) as client:
+            assert client.send_action(Action("Ping")).ok
+            server.call(server.fake.inbound_call, list(LINES))
+            seen = take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            assert kinds(seen) == INBOUND
+        with pytest.raises(ssl.SSLCertVerificationError):
+            client_for(server, ssl=ssl.create_default_context())
+
+
+def test_stalled_server_is_detected_by_keepalive_then_service_returns(
+    server: ThreadedFakeAsterisk,
+) -> None:
+    with client_for(
+        server, keepalive_interval=0.2, keepalive_timeout=0.2, connect_timeout=0.3
+    ) as client:
+        server.stall()
+        seen = take_until(client, is_devstate("OUTOFSERVICE"), timeout=3)
+        lost = seen[0]
+        assert isinstance(lost, Diagnostic) and lost.code == "connection-lost"
+        assert "keepalive" in lost.message
+        server.stall(False)
+        take_until(client, is_devstate("INSERVICE"), timeout=5)
+        assert client.connected
+
+
+def test_action_timeout_on_a_stalled_server(server: ThreadedFakeAsterisk) -> None:
+    with client_for(server) as client:
+        server.stall()
+        with pytest.raises(ActionTimeoutError):
+            client.send_action(Action("Ping"), timeout=0.2)
+        server.stall(False)
+        assert client.send_action(Action("Ping")).ok
+
+
+def test_slow_consumer_queue_is_bounded_and_drops_oldest(server: ThreadedFakeAsterisk) -> None:
+    with client_for(server, lines=LINES, queue_size=4) as client:
+        server.call(server.fake.inbound_call, list(LINES))
+        assert client.send_action(Action("Ping")).ok  # every event has been read by now
+        seen = take_until(client, is_state("Local/bob", LineCallState.IDLE))
+        overflow = seen[0]
+        assert isinstance(overflow, Diagnostic) and overflow.code == "queue-overflow"
+        assert "6 oldest event(s) dropped" in overflow.message
+        assert kinds(seen[1:]) == INBOUND[-4:]
+        assert client.dropped_events == 6
+
+
+def test_without_reconnect_a_lost_connection_ends_the_events(
+    server: ThreadedFakeAsterisk,
+) -> None:
+    client = client_for(server, reconnect=False)
+    server.call(server.fake.kill, mid_frame=False)
+    seen: list[OutputEvent] = []
+    with pytest.raises(ConnectionLostError):
+        for event in client.events():
+            seen.append(event)
+    assert kinds(seen) == ["Diagnostic connection-lost", "LineDevState None OUTOFSERVICE"]
+    client.close()
+
+
+def test_refused_credentials_on_reconnect_stop_the_client(server: ThreadedFakeAsterisk) -> None:
+    client = client_for(server, auth="plain")
+    server.fake._secret = "rotated"
+    server.call(server.fake.restart, mid_frame=False)
+    seen: list[OutputEvent] = []
+    with pytest.raises(AuthenticationError):
+        for event in client.events():
+            seen.append(event)
+    assert kinds(seen)[-1] == "Diagnostic authentication-failed"
+    assert server.fake.connections == 2
+    client.close()
