@@ -884,3 +884,186 @@ def test_originates_never_leak_once_their_calls_end(keys: list[str], fail: bool)
 
 def test_docs_examples_run(tmp_path: Path) -> None:
     assert run_python_blocks("tracker.md", tmp_path) >= 3
+
+
+# --------------------------------------------------------------------------- older wire shapes
+
+
+def test_asterisk_1_2_user_event_shape() -> None:
+    t = CallTracker({"line_1"})
+    t.handle(AST14)
+    k = "1130000000.42"
+    newcall_12 = ami(
+        ("Event", "UserEventTAPI"),
+        ("Privilege", "user,all"),
+        ("Channel", "SIP/100-0a1b"),
+        ("Uniqueid", k),
+        ("TAPIEVENT", "LINE_NEWCALL line_1"),
+    )
+    assert t.handle(newcall_12) == [NewCall("line_1", k)]
+    assert t.snapshot()[0].channel == "SIP/100-0a1b"
+    # The connected hook runs on the callee: its own Uniqueid, the caller's in ~.
+    hook = ami(
+        ("Event", "UserEventTAPI"),
+        ("Privilege", "user,all"),
+        ("Channel", "SIP/bob-0c0d"),
+        ("Uniqueid", "1130000000.43"),
+        ("TAPIEVENT", f"[~{k}&line_1] LINE_CALLSTATE LINECALLSTATE_CONNECTED"),
+    )
+    assert t.handle(hook) == [CallState("line_1", k, CONNECTED)]
+    assert t.snapshot()[0].channel == "SIP/100-0a1b"
+    assert t.hangup(k) == Action("Hangup", (("Channel", "SIP/100-0a1b"),))
+    hangup_12 = ami(
+        ("Event", "Hangup"),
+        ("Channel", "SIP/100-0a1b"),
+        ("Uniqueid", k),
+        ("Cause", "16"),
+        ("Cause-txt", "Normal Clearing"),
+    )
+    out = t.handle(hangup_12)
+    assert codes(out) == ["missing-idle"]
+    assert out[1:] == [CallState("line_1", k, IDLE, synthesized=True)]
+
+
+def user_event_14(body: str, *, name: str = "TAPI") -> Message:
+    """Asterisk 1.4-1.8: no Channel, no Uniqueid on a UserEvent."""
+    return ami(
+        ("Event", "UserEvent"),
+        ("Privilege", "user,all"),
+        ("UserEvent", name),
+        ("TAPIEVENT", body),
+    )
+
+
+def test_asterisk_1_4_to_1_8_need_the_tilde() -> None:
+    t = CallTracker()
+    t.handle(Banner((1, 1), "Asterisk Call Manager/1.1"))
+    out = t.handle(user_event_14("LINE_NEWCALL line_1"))
+    assert codes(out) == ["no-call-key"]
+    assert t.call_count == 0
+    k = "1200000000.7"
+    assert t.handle(user_event_14(f"[~{k}] LINE_NEWCALL line_1")) == [NewCall("line_1", k)]
+    assert codes(t.handle(user_event_14("LINE_CALLSTATE LINECALLSTATE_OFFERING"))) == [
+        "no-call-key"
+    ]
+    assert t.handle(user_event_14(f"[~{k}] LINE_CALLSTATE LINECALLSTATE_OFFERING")) == [
+        CallState("line_1", k, OFFERING)
+    ]
+    # The channel comes from the call's own later events (1.6-11 Newstate).
+    assert t.snapshot()[0].channel is None
+    t.handle(
+        ami(
+            ("Event", "Newstate"),
+            ("Privilege", "call,all"),
+            ("Channel", "SIP/100-00000007"),
+            ("ChannelState", "6"),
+            ("ChannelStateDesc", "Up"),
+            ("Uniqueid", k),
+        )
+    )
+    assert t.hangup(k) == Action("Hangup", (("Channel", "SIP/100-00000007"),))
+    assert t.handle(user_event_14(f"[~{k}] LINE_CALLSTATE LINECALLSTATE_IDLE")) == [
+        CallState("line_1", k, IDLE)
+    ]
+    assert t.call_count == 0
+
+
+def test_legacy_pipe_syntax_on_1_6_plus() -> None:
+    t = CallTracker()
+    message = ami(
+        ("Event", "UserEvent"),
+        ("Privilege", "user,all"),
+        ("UserEvent", "TAPI|TAPIEVENT: [~1200000000.8] LINE_NEWCALL line_1"),
+    )
+    out = t.handle(message)
+    assert codes(out) == ["legacy-syntax"]
+    assert out[1:] == [NewCall("line_1", "1200000000.8")]
+
+
+def test_asterisk_10_11_uniqueid_without_channel() -> None:
+    t = CallTracker({"line_1"})
+    t.handle(AST11)
+    k = "1300000000.3"
+
+    def ue(body: str) -> Message:
+        return ami(
+            ("Event", "UserEvent"),
+            ("Privilege", "user,all"),
+            ("UserEvent", "TAPI"),
+            ("Uniqueid", k),
+            ("TAPIEVENT", body),
+        )
+
+    assert t.handle(ue("LINE_NEWCALL line_1")) == [NewCall("line_1", k)]
+    assert t.handle(ue("SET CALLERID Dave <5550400>")) == [
+        CallInfo("line_1", k, LineCallInfoState.CALLERID, CallerId("Dave", "5550400"))
+    ]
+    with pytest.raises(LocalProtocolError, match="not known yet"):
+        t.hangup(k)
+    # 1.6-11 Dial (SubEvent Begin) spells the id UniqueID.
+    t.handle(
+        ami(
+            ("Event", "Dial"),
+            ("SubEvent", "Begin"),
+            ("Channel", "SIP/trunk-0000002a"),
+            ("Destination", "SIP/bob-0000002b"),
+            ("UniqueID", k),
+            ("DestUniqueID", "1300000000.4"),
+        )
+    )
+    assert t.redirect(k, context="c", exten="e").get("Channel") == "SIP/trunk-0000002a"
+    assert t.handle(ue("LINE_CALLSTATE LINECALLSTATE_IDLE")) == [CallState("line_1", k, IDLE)]
+
+
+def test_syntax_errors_and_empty_bodies_pass_through_as_diagnostics() -> None:
+    t = CallTracker()
+    t.handle(AST22)
+    out = t.handle(user_event_14("LINE_CALLSTATE LINECALLSTATE_NOSUCH"))
+    assert codes(out) == ["syntax-error"]
+    out = t.handle(ami(("Event", "UserEvent"), ("UserEvent", "TAPI"), ("Uniqueid", "k")))
+    assert codes(out) == ["empty-body"]
+    assert t.handle(ami(("Event", "UserEvent"), ("UserEvent", "Other"), ("X", "y"))) == []
+    assert t.call_count == 0
+
+
+@pytest.mark.parametrize("newcall_first", [True, False])
+def test_make_call_on_asterisk_1_8_uses_the_variable(newcall_first: bool) -> None:
+    t = CallTracker({"line_1"})
+    t.handle(Banner((1, 1), "Asterisk Call Manager/1.1"))
+    handle, action = t.make_call(
+        "line_1", "95551234", context="outbound", channel="Local/bob@phones-originate"
+    )
+    oid = handle.origination_id
+    assert action.get("Variable") == f"{ORIGINATE_VARIABLE}={oid}"
+    assert action.get("ChannelId") is None
+    frames_ = [
+        ami(
+            ("Event", "Newchannel"),
+            ("Channel", "Local/bob@phones-originate-a1b2;1"),
+            ("Uniqueid", "1300000000.10"),
+        ),
+        var_set("1300000000.10", oid, "Local/bob@phones-originate-a1b2;1"),
+        var_set("1300000000.11", oid, "Local/bob@phones-originate-a1b2;2"),
+    ]
+    newcall_18 = user_event_14("[~1300000000.10] LINE_NEWCALL line_1")
+    response = ami(
+        ("Event", "OriginateResponse"),
+        ("Privilege", "call,all"),
+        ("ActionID", handle.action_id),
+        ("Response", "Success"),
+        ("Channel", "Local/bob@phones-originate-a1b2;1"),
+        ("Context", "outbound"),
+        ("Exten", "95551234"),
+        ("Reason", "4"),
+        ("Uniqueid", "1300000000.10"),
+    )
+    frames_ += [newcall_18, response] if newcall_first else [response, newcall_18]
+    out: list[OutputEvent] = []
+    for message in frames_:
+        out += t.handle(message)
+    assert out == []
+    assert t.call_key_of(handle) == "1300000000.10"
+    assert t.snapshot()[0].channel == "Local/bob@phones-originate-a1b2;1"
+    assert t.hangup(handle) == Action("Hangup", (("Channel", "Local/bob@phones-originate-a1b2;1"),))
+    out = t.handle(user_event_14("[~1300000000.10] LINE_CALLSTATE LINECALLSTATE_CONNECTED"))
+    assert out == [CallState("line_1", "1300000000.10", CONNECTED)]
