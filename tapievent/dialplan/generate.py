@@ -1,0 +1,309 @@
+"""Ready-to-paste extensions.conf that raises TAPI events, for one Asterisk version.
+
+Every ``UserEvent`` line comes from :func:`tapievent.grammar.to_dialplan`,
+so separators, escaping and caller-id quoting follow the grammar and cannot
+drift from it; this module only decides *which* events to raise where, and
+the few version-dependent applications around them:
+
+* the "answered" hook: Dial's ``M()`` (a Macro) on 1.2/1.4, where ``U()``
+  does not exist yet; ``U()`` (a Gosub) from 1.6 on, because Macro was
+  deprecated in 11, is not built by default from 16 and is gone in 21;
+* IDLE: the ``h`` extension up to 10; a hangup handler from 11, which runs
+  whatever context the channel is in when it hangs up;
+* ``[~${UNIQUEID}]`` on every event of 1.4-1.8, whose UserEvents carry no
+  ``Uniqueid`` header (protocol.md section 3).
+
+The output passes ``tapievent lint`` for the same version with no finding
+(the test suite checks every supported version).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .. import grammar
+from ..grammar import DialplanError
+from ..model import (
+    CallStateCommand,
+    Command,
+    HangupCommand,
+    LineCallState,
+    NewCallCommand,
+    SetCallerIdCommand,
+    TapiEvent,
+    TargetSpec,
+)
+
+__all__ = ["SUPPORTED_VERSIONS", "DialplanError", "generate"]
+
+#: The release lines the generator is tested for (any later one works like 23).
+SUPPORTED_VERSIONS: tuple[str, ...] = (
+    "1.2",
+    "1.4",
+    "1.6",
+    "1.8",
+    "10",
+    "11",
+    "12",
+    "13",
+    "16",
+    "18",
+    "20",
+    "21",
+    "22",
+    "23",
+)
+
+# A line is the device Dial rings: TECH/resource, nothing a dialplan or the
+# TAPIEVENT grammar would read specially.
+_LINE = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.@:+=/-]+\Z")
+_CONTEXT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+_EXTEN = re.compile(r"[A-Za-z0-9_.*#+!\[\]-]+\Z")
+_TRUNK = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.@:+=/${}-]+\Z")
+
+_HOOK = "tapi-connected"
+_ANSWERED = "tapi-answered"
+_IDLE_HANDLER = "tapi-idle"
+
+
+def _check(pattern: re.Pattern[str], value: str, what: str, example: str) -> str:
+    if not pattern.match(value):
+        raise DialplanError(f"{what} {value!r} is not allowed here (e.g. {example})")
+    return value
+
+
+class _Writer:
+    """Accumulates extensions.conf text for one version."""
+
+    def __init__(self, version: tuple[int, ...]) -> None:
+        self.version = version
+        self.out: list[str] = []
+        self.sep = "|" if version < (1, 6) else ","
+
+    def comment(self, *lines: str) -> None:
+        self.out.extend(f"; {line}" if line else ";" for line in lines)
+
+    def blank(self) -> None:
+        self.out.append("")
+
+    def context(self, name: str) -> None:
+        self.out.append(f"[{name}]")
+
+    def step(self, exten: str, priority: str, call: str) -> None:
+        self.out.append(f"exten => {exten},{priority},{call}")
+
+    def app(self, name: str, *args: str) -> str:
+        return f"{name}({self.sep.join(args)})"
+
+    def event(self, spec: TargetSpec, command: Command) -> str:
+        return grammar.to_dialplan(TapiEvent(spec, command), self.version)
+
+
+def generate(
+    asterisk: str | tuple[int, ...],
+    lines: Sequence[str],
+    *,
+    context: str = "tapi-inbound",
+    exten: str = "s",
+    outbound_context: str = "tapi-outbound",
+    trunk: str | None = None,
+    ring_seconds: int = 30,
+) -> str:
+    """extensions.conf text for Asterisk ``asterisk`` serving the TAPI ``lines``.
+
+    ``lines`` are the devices of the ring group (``PJSIP/bob``); each is also
+    the TAPI line name. ``context``/``exten`` receive inbound calls;
+    ``outbound_context`` is where tapievent's ``make_call`` Originate lands;
+    ``trunk`` is the dial string for outbound calls, with ``${EXTEN}`` where
+    the number goes. Raises :class:`DialplanError` for an unknown version or
+    a name that cannot be used safely.
+    """
+    version = grammar.asterisk_version(asterisk)
+    if not lines:
+        raise DialplanError("give at least one line (the device Dial rings, e.g. PJSIP/bob)")
+    for line in lines:
+        _check(_LINE, line, "line", "PJSIP/bob or SIP/100")
+    if len(set(lines)) != len(lines):
+        raise DialplanError("each line may be given once")
+    names = {context, outbound_context, _HOOK, _ANSWERED, _IDLE_HANDLER}
+    for name in (context, outbound_context):
+        _check(_CONTEXT, name, "context", "tapi-inbound")
+    if len(names) != 5:
+        raise DialplanError(
+            f"the contexts must differ from each other and from {_HOOK}, {_ANSWERED}, "
+            f"{_IDLE_HANDLER}"
+        )
+    _check(_EXTEN, exten, "extension", "s, 100 or _X.")
+    if trunk is None:
+        trunk = "SIP/trunk/${EXTEN}" if version < (12,) else "PJSIP/${EXTEN}@trunk"
+    _check(_TRUNK, trunk, "trunk", "PJSIP/${EXTEN}@trunk")
+    if "${EXTEN}" not in trunk:
+        trunk += "/${EXTEN}"
+    if not 0 < ring_seconds < 100000:
+        raise DialplanError("ring_seconds must be between 1 and 99999")
+
+    legacy = version < (1, 6)
+    own_uid = (1, 4) <= version < (10,)
+    handler = version >= (11,)
+    w = _Writer(version)
+    shown = ".".join(str(p) for p in version)
+    own = TargetSpec(unique_id="${UNIQUEID}") if own_uid else TargetSpec()
+    hook = f"macro-{_HOOK}" if legacy else _HOOK
+    answered = f"macro-{_ANSWERED}" if legacy else _ANSWERED
+    option = "M" if legacy else "U"
+
+    command = [f"tapievent dialplan --asterisk {shown}"]
+    command += [f"--line {line}" for line in lines]
+    command += [
+        f"--context {context}",
+        f"--exten {exten}",
+        f"--outbound-context {outbound_context}",
+        f"--trunk '{trunk}'",
+    ]
+    w.comment(f"TAPI events for Asterisk {shown}, lines {', '.join(lines)}.")
+    w.comment("Generated by: " + " ".join(command))
+    w.comment("")
+    w.comment(f"Why it looks like this on Asterisk {shown}:")
+    if legacy:
+        w.comment(
+            "- Arguments are separated by '|' (from 1.6 on it is ',').",
+            "- The answered hook is Dial's M() option, a Macro: U() (Gosub) arrives in 1.6.",
+        )
+    else:
+        w.comment("- Arguments are separated by ',' ('|' only worked on 1.2/1.4).")
+        reason = (
+            "Macro and M() were removed in 21"
+            if version >= (21,)
+            else "Macro is deprecated, unbuilt by default from 16, gone in 21"
+        )
+        w.comment(f"- The answered hook is Dial's U() option, a Gosub ({reason}).")
+    if handler:
+        w.comment(
+            "- IDLE comes from a hangup handler (11+): it runs when the channel hangs up,",
+            "  whatever context it is in by then.",
+        )
+    else:
+        w.comment("- IDLE comes from the 'h' extension, run when the caller's channel hangs up.")
+    w.comment(
+        "  Without IDLE the original AstTapi driver leaked the call; tapievent frees it",
+        "  at Hangup but reports 'missing-idle'.",
+    )
+    if own_uid:
+        w.comment(
+            "- 1.4-1.8 UserEvents carry no Uniqueid header: every event names its call",
+            "  with [~${UNIQUEID}] (the hooks with [~${ARG1}], the caller's id).",
+        )
+    else:
+        w.comment(
+            "- UserEvents carry the channel's Uniqueid, so the caller's own events need no",
+            "  [~...]; the hooks run on another channel and name the call [~${ARG1}].",
+        )
+    if version >= (1, 4):
+        w.comment(
+            "- The caller chooses the caller id: ${QUOTE(...)} keeps a separator or '\"'",
+            "  in it from splitting the UserEvent and forging a TAPIEVENT.",
+        )
+    else:
+        w.comment("- 1.2's UserEvent keeps its body whole, so the caller id needs no quoting.")
+    w.comment(
+        "A line is named after the device Dial rings; the hooks find the line of a phone",
+        'by its channel name, which Asterisk makes "<device>-<suffix>".',
+    )
+    w.blank()
+
+    # ------------------------------------------------------------ inbound
+    w.context(context)
+    w.comment(f"Inbound calls: route them to {exten}@{context} (or include => {context}).")
+    first = "1"
+    if handler:
+        w.step(exten, first, w.app("Set", f"CHANNEL(hangup_handler_push)={_IDLE_HANDLER},s,1"))
+        first = "n"
+    w.comment("Every line of the ring group sees the call; then who calls, then OFFERING.")
+    for line in lines:
+        w.step(exten, first, w.event(own, NewCallCommand(line)))
+        first = "n"
+    w.step(exten, "n", w.event(own, SetCallerIdCommand("${CALLERID(all)}")))
+    w.step(exten, "n", w.event(own, CallStateCommand(LineCallState.OFFERING)))
+    ring = "&".join(lines)
+    w.step(
+        exten,
+        "n",
+        w.app("Dial", ring, str(ring_seconds), f"{option}({_HOOK}^${{UNIQUEID}})"),
+    )
+    w.step(exten, "n", "Hangup()")
+    if not handler:
+        w.comment("The caller's channel hung up: IDLE releases the call. Never leave it out.")
+        w.step("h", "1", w.event(own, CallStateCommand(LineCallState.IDLE)))
+    w.blank()
+
+    # ------------------------------------------------------------ the answered hook
+    w.context(hook)
+    w.comment(
+        f"Dial's {option}() runs this on the phone that answered, before the call is bridged.",
+        "ARG1 is the caller's ${UNIQUEID} (Dial expands its options on the caller's channel).",
+        'CONNECTED goes to the line that answered, HANGUP ("answered elsewhere") to the rest.',
+    )
+    for index, line in enumerate(lines, 1):
+        prefix = f"{line}-"
+        test = f'$["${{CHANNEL:0:{len(prefix)}}}" = "{prefix}"]'
+        w.step("s", "1" if index == 1 else "n", w.app("GotoIf", f"{test}?line{index}", "1"))
+    if not legacy:
+        w.step("s", "n", "Return()")
+    for index, line in enumerate(lines, 1):
+        call = TargetSpec(unique_id="${ARG1}", include=(line,))
+        others = TargetSpec(unique_id="${ARG1}", exclude=(line,))
+        w.step(f"line{index}", "1", w.event(call, CallStateCommand(LineCallState.CONNECTED)))
+        w.step(f"line{index}", "n", w.event(others, HangupCommand()))
+        if not legacy:
+            w.step(f"line{index}", "n", "Return()")
+    w.blank()
+
+    # ------------------------------------------------------------ outbound
+    w.context(outbound_context)
+    w.comment(
+        "Click-to-dial: tapievent's make_call() originates Channel=<the line's device>,",
+        f"Context={outbound_context}, Exten=<number>. When the phone answers, its channel",
+        "runs this: NEWCALL for its line (tapievent recognises its own call and does not",
+        "report it as new), then the number is dialled.",
+    )
+    out = "_X."
+    first = "1"
+    if handler:
+        w.step(out, first, w.app("Set", f"CHANNEL(hangup_handler_push)={_IDLE_HANDLER},s,1"))
+        first = "n"
+    for index, line in enumerate(lines, 1):
+        prefix = f"{line}-"
+        test = f'$["${{CHANNEL:0:{len(prefix)}}}" = "{prefix}"]'
+        w.step(out, first, w.app("GotoIf", f"{test}?line{index}"))
+        first = "n"
+    w.comment("Not the phone of a TAPI line: refuse.")
+    w.step(out, "n", "Hangup()")
+    for index, line in enumerate(lines, 1):
+        w.step(out, f"n(line{index})", w.event(own, NewCallCommand(line)))
+        if index < len(lines):
+            w.step(out, "n", w.app("Goto", "dial"))
+    w.step(out, "n(dial)", w.app("Dial", trunk, "", f"{option}({_ANSWERED}^${{UNIQUEID}})"))
+    w.step(out, "n", "Hangup()")
+    if not handler:
+        w.comment("The line's channel hung up: IDLE releases the call.")
+        w.step("h", "1", w.event(own, CallStateCommand(LineCallState.IDLE)))
+    w.blank()
+
+    w.context(answered)
+    w.comment("Runs on the called party's channel when it answers: the line's call is connected.")
+    w.step(
+        "s",
+        "1",
+        w.event(TargetSpec(unique_id="${ARG1}"), CallStateCommand(LineCallState.CONNECTED)),
+    )
+    if not legacy:
+        w.step("s", "n", "Return()")
+
+    if handler:
+        w.blank()
+        w.context(_IDLE_HANDLER)
+        w.comment("The hangup handler: IDLE for the channel that hangs up, so no call is leaked.")
+        w.step("s", "1", w.event(TargetSpec(), CallStateCommand(LineCallState.IDLE)))
+        w.step("s", "n", "Return()")
+    return "\n".join(w.out) + "\n"
