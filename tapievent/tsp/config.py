@@ -1,0 +1,139 @@
+"""The bridge's configuration file (INI, read with the standard library).
+
+INI rather than TOML because ``tomllib`` needs Python 3.11 and tapievent runs
+on 3.10. Every key and its default is in ``docs/tsp.md``; errors name the
+section and key so an administrator can fix the file.
+"""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from .bridge import DialPlan
+
+__all__ = ["BridgeConfig", "ConfigError", "load_config", "parse_config"]
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or a value is wrong (the message says where)."""
+
+
+@attrs.frozen(slots=True, repr=False)
+class BridgeConfig:
+    """Everything ``tapievent tsp-bridge`` needs; ``secret`` never appears in the repr."""
+
+    ami_host: str
+    ami_port: int
+    username: str
+    secret: str
+    auth: str
+    lines: tuple[str, ...]
+    listen_host: str
+    listen_port: int
+    dial: DialPlan
+
+    def __repr__(self) -> str:
+        return (
+            f"BridgeConfig(ami={self.ami_host}:{self.ami_port}, user={self.username!r}, "
+            f"lines={self.lines!r}, listen={self.listen_host}:{self.listen_port})"
+        )
+
+
+def load_config(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> BridgeConfig:
+    """Read and check the file at ``path`` (see :func:`parse_config`)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    return parse_config(text, source=str(path), environ=environ)
+
+
+def parse_config(
+    text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
+) -> BridgeConfig:
+    """Parse the INI text of a bridge configuration.
+
+    The AMI secret comes from ``secret`` in ``[ami]`` or, when that key is
+    absent, from the environment variable named by ``secret_env`` (default
+    ``TAPIEVENT_SECRET``). The listen address must be a loopback address
+    unless ``allow_remote = yes``: the shim protocol has no authentication.
+    """
+    env = os.environ if environ is None else environ
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text, source=source)
+    except configparser.Error as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+    def get(section: str, key: str, default: str | None = None) -> str:
+        value = parser.get(section, key, fallback=default)
+        if value is None or not value.strip():
+            raise ConfigError(f"{source}: [{section}] {key} is required")
+        return value.strip()
+
+    def get_int(section: str, key: str, default: int, low: int, high: int) -> int:
+        raw = get(section, key, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{source}: [{section}] {key} must be a number, not {raw!r}"
+            ) from None
+        if not low <= value <= high:
+            raise ConfigError(f"{source}: [{section}] {key} must be between {low} and {high}")
+        return value
+
+    if parser.has_option("ami", "secret"):
+        secret = get("ami", "secret")
+    else:
+        variable = get("ami", "secret_env", "TAPIEVENT_SECRET")
+        if not env.get(variable):
+            raise ConfigError(f"{source}: no [ami] secret and ${variable} is not set")
+        secret = env[variable]
+    auth = get("ami", "auth", "md5")
+    if auth not in ("md5", "plain"):
+        raise ConfigError(f"{source}: [ami] auth must be md5 or plain, not {auth!r}")
+    lines = tuple(part.strip() for part in get("bridge", "lines").split(",") if part.strip())
+    if not lines:
+        raise ConfigError(f"{source}: [bridge] lines names no line")
+    listen = get("bridge", "listen", "127.0.0.1")
+    try:
+        allow_remote = parser.getboolean("bridge", "allow_remote", fallback=False)
+    except ValueError:
+        raise ConfigError(f"{source}: [bridge] allow_remote must be yes or no") from None
+    try:
+        loopback = ipaddress.ip_address(listen).is_loopback
+    except ValueError:
+        loopback = listen == "localhost"
+    if not loopback and not allow_remote:
+        raise ConfigError(
+            f"{source}: [bridge] listen={listen} is not a loopback address; the TSP protocol has "
+            "no authentication, set allow_remote = yes only behind a firewall"
+        )
+    timeout = parser.get("dial", "timeout_ms", fallback="").strip()
+    dial = DialPlan(
+        context=get("dial", "context", "from-internal"),
+        channel=get("dial", "channel", "{line}"),
+        caller_id=parser.get("dial", "caller_id", fallback="").strip() or None,
+        transfer_context=parser.get("dial", "transfer_context", fallback="").strip() or None,
+        timeout_ms=get_int("dial", "timeout_ms", 30000, 1000, 600000) if timeout else None,
+    )
+    return BridgeConfig(
+        ami_host=get("ami", "host", "127.0.0.1"),
+        ami_port=get_int("ami", "port", 5038, 1, 65535),
+        username=get("ami", "username"),
+        secret=secret,
+        auth=auth,
+        lines=lines,
+        listen_host=listen,
+        listen_port=get_int("bridge", "port", 5070, 0, 65535),
+        dial=dial,
+    )

@@ -1,0 +1,67 @@
+"""Run the bridge from a :class:`~tapievent.tsp.config.BridgeConfig` (the CLI's job).
+
+The bridge listens for shims only while it is logged in to Asterisk: a shim
+that cannot connect reports its lines OUTOFSERVICE, which is exactly what a
+TAPI application should see while the PBX is unreachable. Until the first
+login succeeds the bridge retries with a capped backoff; a refused login is
+fatal (retrying a wrong secret cannot succeed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from ..transports.aio import AsyncClient, AuthenticationError, TransportError, connect
+from .bridge import Bridge, ClientPort
+from .config import BridgeConfig
+
+__all__ = ["connect_with_retry", "run_bridge"]
+
+logger = logging.getLogger(__name__)
+
+
+async def connect_with_retry(config: BridgeConfig, *, max_delay: float = 30.0) -> AsyncClient:
+    """Log in to AMI, retrying refused or unreachable servers with backoff (not bad secrets)."""
+    delay = 0.5
+    while True:
+        try:
+            return await connect(
+                config.ami_host,
+                config.ami_port,
+                username=config.username,
+                secret=config.secret,
+                auth=config.auth,
+                lines=config.lines,
+            )
+        except AuthenticationError:
+            raise
+        except (OSError, asyncio.TimeoutError, TransportError) as exc:
+            logger.warning(
+                "AMI %s:%d unreachable (%s); retrying in %.1f s",
+                config.ami_host,
+                config.ami_port,
+                exc,
+                delay,
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
+
+
+async def run_bridge(
+    config: BridgeConfig, *, ready: Callable[[Bridge], None] | None = None
+) -> None:
+    """Connect to AMI, serve shims until the AMI client ends or the task is cancelled."""
+    client = await connect_with_retry(config)
+    bridge = Bridge(
+        ClientPort(client), dial=config.dial, host=config.listen_host, port=config.listen_port
+    )
+    try:
+        await bridge.start()
+        if ready is not None:
+            ready(bridge)
+        await bridge.run()
+    finally:
+        await bridge.close()
+        await client.close()
