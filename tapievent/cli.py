@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 # One entry per subcommand module, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("demo", "replay", "monitor", "call", "dialplan", "lint")
 
 
 def build_parser() -> argparse.ArgumentParser:
