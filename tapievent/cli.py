@@ -14,7 +14,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 # One entry per subcommand module, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "replay", "monitor", "call", "dialplan", "lint")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "replay",
+    "monitor",
+    "call",
+    "dialplan",
+    "lint",
+    "tsp_bridge",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
