@@ -95,10 +95,36 @@ class Banner:
         return encode_banner(self)
 
 
+_ASCII_LOWER: Final = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+_BLANKS: Final = (b" ", b"\t")
+# get(name) -> b"\n" + folded name, for the few dozen names a program asks
+# for; bounded so that arbitrary names cannot grow it without limit.
+_NEEDLES: dict[str, bytes] = {}
+_NEEDLES_MAX: Final = 512
+
+
 def _fold(name: str) -> str:
     # AMI header names are case-insensitive in every version (manager.c
-    # uses strcasecmp); the spelling varies in the wild (UniqueID/Uniqueid).
-    return name.strip().lower()
+    # uses strcasecmp, which folds ASCII only); the spelling varies in the
+    # wild (UniqueID/Uniqueid). Blanks around a name are not part of it.
+    name = name.strip(" \t")
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
+
+
+def _needle(name: str) -> bytes:
+    # b"" when a raw search cannot answer: no real header has an empty name
+    # (colon-less lines do), a colon or a line break in its name.
+    key = _fold(name)
+    needle = b""
+    if key and ":" not in key and "\n" not in key:
+        try:
+            needle = b"\n" + key.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            needle = b""
+    if len(_NEEDLES) >= _NEEDLES_MAX:
+        _NEEDLES.clear()
+    _NEEDLES[name] = needle
+    return needle
 
 
 @attrs.frozen(slots=True, eq=True)
@@ -118,12 +144,33 @@ class Message:
 
     headers: tuple[tuple[str, str], ...]
     output: str | None = None
-    # Case-folded name -> first value, built on the first lookup. A tracker
-    # asks several headers of every message; scanning and folding every name
-    # each time would cost more than decoding the frame did.
+    # Case-folded name -> first value, built on the first lookup that cannot
+    # use the raw text. A tracker asks several headers of every message;
+    # scanning and folding every name each time would cost more than
+    # decoding the frame did.
     _index: dict[str, str] | None = attrs.field(
         default=None, init=False, eq=False, repr=False, hash=False
     )
+    # Decoded messages start as their frame's bytes: splitting every line
+    # into (name, value) pairs costs more than finding the frame, and most
+    # consumers read a handful of headers of most messages. ``headers`` is
+    # built from it on first access (see __getattr__); ``get`` answers from
+    # it directly when that is provably the same answer (see _searchable).
+    _raw: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False, hash=False)
+    # b"\n" + the ASCII-lower-cased raw bytes when a plain substring search
+    # gives exactly the header rules' answer, b"" when it does not, None
+    # before the first lookup.
+    _search: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False, hash=False)
+
+    def __getattr__(self, name: str) -> tuple[tuple[str, str], ...]:
+        # Only reached when a slot is unset: the lazily parsed headers.
+        if name == "headers":
+            raw = object.__getattribute__(self, "_raw")
+            if raw is not None:
+                headers = tuple(_parse_text(raw.decode("utf-8", "surrogateescape")))
+                _setattr(self, "headers", headers)
+                return headers
+        raise AttributeError(name)
 
     @classmethod
     def from_pairs(cls, *pairs: tuple[str, str], output: str | None = None) -> Message:
@@ -141,8 +188,51 @@ class Message:
             _setattr(self, "_index", index)
         return index
 
+    def _searchable(self, raw: bytes) -> bytes:
+        # A line's header name is the text before its first colon, blanks
+        # (space, tab) stripped, compared ignoring ASCII case. When no line
+        # starts with a blank, a line whose name is ``key`` is exactly one
+        # that starts with ``key``, then optional blanks, then ":"; and
+        # bytes.lower() folds ASCII only, keeping every offset. So a search
+        # in the folded bytes finds the first header of a name.
+        search = b""
+        if raw[:1] not in _BLANKS and b"\n " not in raw and b"\n\t" not in raw:
+            search = b"\n" + raw.lower()
+        _setattr(self, "_search", search)
+        return search
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (case-insensitive), else ``default``."""
+        if self._index is None:
+            raw = self._raw
+            if raw is not None:
+                search = self._search
+                if search is None:
+                    search = self._searchable(raw)
+                needle = _NEEDLES.get(name)
+                if needle is None:
+                    needle = _needle(name)
+                if search and needle:
+                    # search[at] is the "\n" before the line; search is one
+                    # byte ahead of raw, so raw[at + len(needle) - 1] is
+                    # the byte right after the name.
+                    at = search.find(needle)
+                    while at >= 0:
+                        # Never past the end: raw ends with "\n", the name
+                        # does not.
+                        i = at + len(needle) - 1
+                        c = raw[i]
+                        while c == 32 or c == 9:
+                            i += 1
+                            c = raw[i]
+                        if c == 58:  # ":"
+                            end = raw.index(b"\n", i)
+                            if raw[end - 1] == 13:
+                                end -= 1
+                            i += 2 if raw[i + 1] == 32 else 1
+                            return raw[i:end].decode("utf-8", "surrogateescape")
+                        at = search.find(needle, at + 1)
+                    return default
         index = self._index if self._index is not None else self._lookup()
         return index.get(_fold(name), default)
 
@@ -154,8 +244,7 @@ class Message:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        index = self._index if self._index is not None else self._lookup()
-        return _fold(name) in index
+        return self.get(name) is not None
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.headers)
@@ -223,12 +312,24 @@ _new_message = Message.__new__
 def _make_message(headers: tuple[tuple[str, str], ...], output: str | None) -> Message:
     # The decoder builds hundreds of thousands of messages per second; going
     # through attrs' generated __init__ (frozen: one guarded setattr per
-    # field) costs more than the header split itself. The values are already
-    # exactly what __init__ would store.
+    # field) costs more than building the message. The values are exactly
+    # what __init__ would store.
     message = _new_message(Message)
     _setattr(message, "headers", headers)
     _setattr(message, "output", output)
     _setattr(message, "_index", None)
+    _setattr(message, "_raw", None)
+    _setattr(message, "_search", None)
+    return message
+
+
+def _make_lazy_message(raw: bytes) -> Message:
+    # ``headers`` stays unset until first read (Message.__getattr__).
+    message = _new_message(Message)
+    _setattr(message, "output", None)
+    _setattr(message, "_index", None)
+    _setattr(message, "_raw", raw)
+    _setattr(message, "_search", None)
     return message
 
 
@@ -348,11 +449,6 @@ _UNDECIDED: Final = 0
 _NORMAL: Final = 1
 _FOLLOWS: Final = 2
 
-# One header line of a frame whose only line ending is CRLF: optional blanks,
-# the name, blanks, the colon, at most one space, the value. The empty
-# alternative keeps a colon-less line whole, as the value of an empty name.
-_HEADER_LINE = re.compile(r"(?:[ \t]*([^:\r\n]*?)[ \t]*: ?|)([^\r\n]*)\r\n")
-
 
 def _split_line(line: str) -> tuple[str, str]:
     # The general rule, for frames with bare LF or stray CR: name up to the
@@ -366,14 +462,23 @@ def _split_line(line: str) -> tuple[str, str]:
     return (name.strip(" \t"), value)
 
 
-def _parse_crlf_only(text: str) -> list[tuple[str, str]]:
-    return _HEADER_LINE.findall(text)
-
-
-def _parse_mixed(text: str) -> list[tuple[str, str]]:
-    # ``text`` ends with "\n"; each line loses one "\r" before its "\n".
-    lines = text[:-1].split("\n")
-    return [_split_line(line[:-1] if line[-1:] == "\r" else line) for line in lines]
+def _parse_text(text: str) -> list[tuple[str, str]]:
+    """The headers of a frame's text (every line ends in "\\n", most in "\\r\\n")."""
+    if text.count("\r") == text.count("\r\n") == text.count("\n"):
+        lines = text[:-2].split("\r\n")
+    else:
+        # Bare LF or mixed: each line loses one "\r" before its "\n".
+        lines = [line[:-1] if line[-1:] == "\r" else line for line in text[:-1].split("\n")]
+    pairs = []
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep:
+            pairs.append(("", line))
+            continue
+        if value[:1] == " ":
+            value = value[1:]
+        pairs.append((name.strip(" \t"), value))
+    return pairs
 
 
 def _parse_version(text: str) -> tuple[int, ...]:
@@ -771,12 +876,7 @@ class AMIDecoder:
         lfs = buf.count(b"\n", pos, end)
         if lfs > self.max_headers:
             self._check_headers(buf, pos, lfs)
-        text = buf[pos:end].decode("utf-8", "surrogateescape")
-        if buf.count(b"\r", pos, end) == lfs and buf.count(b"\r\n", pos, end) == lfs:
-            pairs = _HEADER_LINE.findall(text)
-        else:
-            pairs = _parse_mixed(text)
-        return _make_message(tuple(pairs), None)
+        return _make_lazy_message(bytes(buf[pos:end]))
 
     def _build_follows(self, buf: bytearray, pos: int, end: int) -> Message:
         length = end - pos

@@ -648,3 +648,66 @@ def test_encoder_rejects_cr_lf_nul_anywhere(
 
 def test_docs_ami_examples_run(tmp_path: Path) -> None:
     assert run_python_blocks("ami.md", tmp_path) > 0
+
+
+_LOOKUP_BYTES = st.lists(
+    st.sampled_from(
+        [
+            b"Event",
+            b"event",
+            b"EVENT",
+            b" ",
+            b"\t",
+            b":",
+            b": ",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b"x",
+            b"Uniqueid",
+            b"\xc3\xa9",
+            b"\xff",
+            b"\x0b",
+            b"K",
+        ]
+    ),
+    max_size=40,
+).map(b"".join)
+
+
+@given(
+    _LOOKUP_BYTES,
+    st.lists(
+        st.sampled_from(
+            [
+                "Event",
+                "event",
+                " Event ",
+                "EVENT",
+                "Uniqueid",
+                "x",
+                "",
+                ":",
+                "Event:",
+                "\u212a",
+                "k",
+                "é",
+            ]
+        ),
+        max_size=6,
+    ),
+)
+def test_lookups_on_decoded_frames_agree_with_their_parsed_headers(
+    data: bytes, names: list[str]
+) -> None:
+    # Decoded messages answer get() from the frame bytes before splitting
+    # them; that must always equal the answer from the split headers.
+    lazy = [m for m in decode_all(data + b"\r\n\r\n") if isinstance(m, Message)]
+    eager = [m for m in decode_all(data + b"\r\n\r\n") if isinstance(m, Message)]
+    for fresh, parsed in zip(lazy, eager, strict=True):
+        reference = Message(parsed.headers, parsed.output)
+        queries = [*names, *(n for n, _ in reference.headers)]
+        for name in queries:
+            assert fresh.get(name) == reference.get(name), (name, fresh)
+            assert (name in fresh) == (name in reference)
+        assert fresh == reference and hash(fresh) == hash(reference)
