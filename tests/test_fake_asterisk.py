@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from docs_examples import run_python_blocks
 
 from tapievent.ami_codec import (
     NEED_DATA,
@@ -471,3 +472,7 @@ def test_md5_key_is_lower_case_hex_of_challenge_and_secret() -> None:
             client.close()
 
     run(scenario)
+
+
+def test_testing_docs_examples_run(tmp_path: Path) -> None:
+    assert run_python_blocks("testing.md", tmp_path) == 6

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from docs_examples import run_python_blocks
 from transport_support import LINES, SECRET, kinds, tls_contexts
 
 from tapievent.ami_codec import Action
@@ -344,3 +345,7 @@ def test_event_buffer_keeps_the_newest_and_reports_drops() -> None:
     assert isinstance(first, Diagnostic) and first.code == "queue-overflow"
     assert [buffer.get(), buffer.get(), buffer.get()] == [events[3], events[4], None]
     assert buffer.dropped == 3
+
+
+def test_library_docs_examples_run(tmp_path: Path) -> None:
+    assert run_python_blocks("library.md", tmp_path) == 8
