@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "replay",
+    "decode",
     "monitor",
     "call",
     "dialplan",
