@@ -253,16 +253,6 @@ class _Originate:
         self.responded = False
 
 
-def _header(message: Message, name: str) -> str | None:
-    # Fast path for the exact spelling Asterisk uses, which is nearly always
-    # what arrives; Message.get (case-insensitive, strips names) is the
-    # fallback for the spelling traps of ami-versions.md 4.3 (UniqueID).
-    for n, v in message.headers:
-        if n == name:
-            return v
-    return message.get(name)
-
-
 # --------------------------------------------------------------------------- the tracker
 
 
@@ -390,14 +380,11 @@ class CallTracker:
         if isinstance(frame, Banner):
             self._version = frame.version
             return []
-        headers = frame.headers
-        if headers and headers[0][0] == "Event":
-            name = headers[0][1]
-        else:
-            found = frame.get("Event")
-            if found is None:
-                return self._on_response(frame) if self._pending else []
-            name = found
+        # Message.get answers from the frame's bytes without splitting every
+        # header, which is what keeps ignoring most of the stream cheap.
+        name = frame.get("Event")
+        if name is None:
+            return self._on_response(frame) if self._pending else []
         method = _AMI_EVENTS.get(name)
         if method is None:
             lowered = name.strip().lower()
@@ -474,7 +461,7 @@ class CallTracker:
             if event.key_source == "header":
                 # The UserEvent ran on the call's own channel (Uniqueid == key),
                 # so its Channel header (1.2, 12+) names the channel to hang up.
-                call.channel = _header(event.frame, "Channel")
+                call.channel = event.frame.get("Channel")
             if call.channel is None:
                 self._channel_unknown += 1
         call.lines += (line,)
@@ -685,7 +672,7 @@ class CallTracker:
         return self.handle_tapi(result)
 
     def _on_hangup(self, message: Message) -> list[OutputEvent]:
-        uid = _header(message, "Uniqueid")
+        uid = message.get("Uniqueid")
         if uid is None:
             return []
         out: list[OutputEvent] = []
@@ -718,17 +705,17 @@ class CallTracker:
     def _on_originate_response(self, message: Message) -> list[OutputEvent]:
         if not self._pending:
             return []
-        action_id = _header(message, "ActionID")
+        action_id = message.get("ActionID")
         pending = None if action_id is None else self._pending.get(action_id)
         if pending is None:
             # OriginateResponse is broadcast to every session: not ours.
             return []
-        response = _header(message, "Response")
+        response = message.get("Response")
         if response is None:
             # Asterisk 1.2: OriginateSuccess / OriginateFailure events.
             event = (message.get("Event") or "").strip().lower()
             response = "Success" if event == "originatesuccess" else "Failure"
-        uid = (_header(message, "Uniqueid") or "").strip()
+        uid = (message.get("Uniqueid") or "").strip()
         out: list[OutputEvent] = []
         if response.strip().lower() == "success":
             self._on_originate_success(pending, uid, message, out)
@@ -740,11 +727,11 @@ class CallTracker:
         # An Originate refused outright ("Response: Error", e.g. "Extension
         # does not exist." on 11+, or a failing synchronous Originate in
         # capture 09) gets no OriginateResponse event: end the handle here.
-        action_id = _header(message, "ActionID")
+        action_id = message.get("ActionID")
         pending = None if action_id is None else self._pending.get(action_id)
         if pending is None or pending.key is not None or pending.responded:
             return []
-        if (_header(message, "Response") or "").strip().lower() != "error":
+        if (message.get("Response") or "").strip().lower() != "error":
             return []
         key = pending.origination_id
         self._drop_pending(pending)
@@ -752,7 +739,7 @@ class CallTracker:
             Diagnostic(
                 ORIGINATE_REFUSED,
                 f"Asterisk refused the Originate {pending.action_id}: "
-                f"{_header(message, 'Message') or 'no reason given'}",
+                f"{message.get('Message') or 'no reason given'}",
                 key,
                 message,
             ),
@@ -810,7 +797,7 @@ class CallTracker:
             # its Hangup will (safety net).
             self._drop_pending(pending)
             return
-        reason = (_header(message, "Reason") or "").strip()
+        reason = (message.get("Reason") or "").strip()
         mode = _REASON_MODE.get(reason, LineDisconnectMode.UNKNOWN)
         key = pending.origination_id
         out.append(CallState(pending.line, key, LineCallState.DISCONNECTED, mode, synthesized=True))
@@ -820,33 +807,33 @@ class CallTracker:
     def _on_var_set(self, message: Message) -> list[OutputEvent]:
         if not self._by_origination:
             return []
-        variable = _header(message, "Variable")
+        variable = message.get("Variable")
         if variable is None or variable.strip().upper() != ORIGINATE_VARIABLE:
             return []
-        pending = self._by_origination.get((_header(message, "Value") or "").strip())
-        uid = (_header(message, "Uniqueid") or "").strip()
+        pending = self._by_origination.get((message.get("Value") or "").strip())
+        uid = (message.get("Uniqueid") or "").strip()
         if pending is None or pending.key is not None or uid in _NO_ID:
             return []
         self._add_candidate(pending, uid)
         if pending.channel is None:
             # The first VarSet is the originated channel itself (;1 of a Local).
-            pending.channel = _header(message, "Channel")
+            pending.channel = message.get("Channel")
         return []
 
     def _on_new_channel(self, message: Message) -> list[OutputEvent]:
         if self._by_candidate:
-            uid = _header(message, "Uniqueid")
+            uid = message.get("Uniqueid")
             pending = None if uid is None else self._by_candidate.get(uid)
             if pending is not None and pending.channel is None and uid == pending.channel_id:
-                pending.channel = _header(message, "Channel")
+                pending.channel = message.get("Channel")
         if self._channel_unknown:
             self._learn_channel(message)
         return []
 
     def _on_rename(self, message: Message) -> list[OutputEvent]:
-        uid = _header(message, "Uniqueid")
+        uid = message.get("Uniqueid")
         call = None if uid is None else self._calls.get(uid)
-        new_name = _header(message, "Newname")
+        new_name = message.get("Newname")
         if call is not None and new_name:
             if call.channel is None:
                 self._channel_unknown -= 1
@@ -861,10 +848,10 @@ class CallTracker:
     def _learn_channel(self, message: Message) -> None:
         # Asterisk 1.4-11 UserEvents name no channel; any later event of the
         # call's own channel does (Newstate, VarSet, Dial...).
-        uid = _header(message, "Uniqueid")
+        uid = message.get("Uniqueid")
         call = None if uid is None else self._calls.get(uid)
         if call is not None and call.channel is None:
-            channel = _header(message, "Channel")
+            channel = message.get("Channel")
             if channel:
                 call.channel = channel
                 self._channel_unknown -= 1

@@ -1,0 +1,189 @@
+"""Bytes to TAPI events: AMIDecoder + CallTracker against a bare floor, and memory per call.
+
+Run: ``python benchmarks/bench_tracker.py [--frames N] [--calls N] [--repeat R]``.
+
+Throughput: the realistic Asterisk 20 stream of ``benchmarks/ami_stream.py``
+(a third of its frames are TAPI UserEvents) is fed in 4096-byte reads to a
+decoder whose every frame goes to ``CallTracker.handle``: the full path from
+the socket's bytes to ``NewCall``/``CallState``/``CallInfo`` values. The
+floor, timed in the same run, is the least a Python decoder can do
+(``bytes.split`` on the blank line plus a dict per frame, as in
+``bench_codec.py``) and understands nothing. The issue's target is the full
+path at >= 0.7x the floor's frames/s.
+
+Memory: ``--calls`` concurrent calls are announced with Asterisk 20
+``LINE_NEWCALL`` UserEvents (decoded from bytes, so the strings the tracker
+keeps are the ones a live connection would give it) and tracemalloc measures
+what the tracker holds per call once the input is gone. Target: <= 1 KiB.
+Then every call goes IDLE and the tracker must be empty again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+# Benchmark the checkout's code, and find ami_stream next to this file.
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+from ami_stream import generate_stream  # noqa: E402
+
+from tapievent import NEED_DATA, AMIDecoder  # noqa: E402
+from tapievent.model import Diagnostic, NewCall  # noqa: E402
+from tapievent.tracker import CallTracker  # noqa: E402
+
+READ = 4096
+
+
+def floor(chunks: list[bytes]) -> int:
+    """Split on the blank line and build a dict per frame: nothing understood."""
+    buf = b""
+    count = 0
+    for chunk in chunks:
+        buf += chunk
+        parts = buf.split(b"\r\n\r\n")
+        buf = parts.pop()
+        for part in parts:
+            frame = {}
+            for line in part.decode("utf-8", "surrogateescape").split("\r\n"):
+                name, _, value = line.partition(": ")
+                frame[name] = value
+            count += 1
+    return count
+
+
+class Full:
+    """Decoder + tracker; remembers what came out so the run can be checked."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.new_calls = 0
+        self.diagnostics: dict[str, int] = {}
+        self.left = 0
+
+    def __call__(self, chunks: list[bytes]) -> int:
+        decoder = AMIDecoder()
+        tracker = CallTracker()
+        receive, next_frame, handle = decoder.receive_data, decoder.next_frame, tracker.handle
+        count = events = 0
+        out: list[object] = []
+        for chunk in chunks:
+            receive(chunk)
+            while (frame := next_frame()) is not NEED_DATA:
+                produced = handle(frame)
+                if produced:
+                    events += len(produced)
+                    out.extend(produced)
+                count += 1
+        self.events = events
+        self.new_calls = sum(isinstance(e, NewCall) for e in out)
+        self.diagnostics = {}
+        for e in out:
+            if isinstance(e, Diagnostic):
+                self.diagnostics[e.code] = self.diagnostics.get(e.code, 0) + 1
+        self.left = tracker.call_count
+        return count
+
+
+def best_of(
+    repeat: int, func: Callable[[list[bytes]], int], chunks: list[bytes]
+) -> tuple[float, int]:
+    best = float("inf")
+    count = 0
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        count = func(chunks)
+        best = min(best, time.perf_counter() - start)
+    return best, count
+
+
+def newcall_stream(calls: int, body: str = "LINE_NEWCALL PJSIP/{line}") -> Iterator[bytes]:
+    """Asterisk 20 UserEvents for ``calls`` distinct inbound calls, one line each."""
+    for n in range(calls):
+        uid = f"{1795667804 + n // 1000}.{n}"
+        line = f"{200 + n % 50}"
+        yield (
+            "Event: UserEvent\r\nPrivilege: user,all\r\n"
+            f"Channel: PJSIP/trunk-{n:08x}\r\nChannelState: 4\r\nChannelStateDesc: Ring\r\n"
+            "CallerIDNum: 5550100\r\nCallerIDName: Alice Caller\r\n"
+            "ConnectedLineNum: <unknown>\r\nConnectedLineName: <unknown>\r\nLanguage: en\r\n"
+            "AccountCode: \r\nContext: inbound\r\nExten: 100\r\nPriority: 2\r\n"
+            f"Uniqueid: {uid}\r\nLinkedid: {uid}\r\nUserEvent: TAPI\r\n"
+            f"TAPIEVENT: {body.format(line=line)}\r\n\r\n"
+        ).encode()
+
+
+def feed(tracker: CallTracker, stream: Iterator[bytes]) -> int:
+    decoder = AMIDecoder()
+    produced = 0
+    for frame_bytes in stream:
+        decoder.receive_data(frame_bytes)
+        while (frame := decoder.next_frame()) is not NEED_DATA:
+            produced += len(tracker.handle(frame))
+    return produced
+
+
+def memory_per_call(calls: int) -> tuple[float, float, int, int]:
+    """(bytes per tracked call, seconds to track them all, peak calls, calls left after IDLE)."""
+    tracker = CallTracker(max_calls=calls)
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    start = time.perf_counter()
+    announced = feed(tracker, newcall_stream(calls))
+    elapsed = time.perf_counter() - start
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert announced == calls == tracker.call_count, (announced, tracker.call_count)
+    peak = tracker.call_count
+    idled = feed(tracker, newcall_stream(calls, "LINE_CALLSTATE LINECALLSTATE_IDLE"))
+    assert idled == calls
+    return held / calls, elapsed, peak, tracker.call_count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=200_000)
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    data = generate_stream(args.frames)
+    chunks = [data[i : i + READ] for i in range(0, len(data), READ)]
+    mb = len(data) / 1e6
+    print(f"stream: {args.frames} frames, {mb:.1f} MB, {len(chunks)} reads of {READ} bytes")
+    print(f"python {sys.version.split()[0]}, best of {args.repeat}")
+
+    full = Full()
+    t_floor, n_floor = best_of(args.repeat, floor, chunks)
+    t_full, n_full = best_of(args.repeat, full, chunks)
+    floor_rate, full_rate = n_floor / t_floor, n_full / t_full
+    print(f"  floor: split + dict          {floor_rate:12,.0f} frames/s  {mb / t_floor:6.1f} MB/s")
+    print(
+        f"  decoder + tracker            {full_rate:12,.0f} frames/s  {mb / t_full:6.1f} MB/s"
+        f"  {full_rate / floor_rate:5.2f}x floor (target >= 0.70x)"
+    )
+    print(
+        f"  -> {full.events} TAPI events ({full.new_calls} NewCall), "
+        f"diagnostics {full.diagnostics or 'none'}, {full.left} calls still up at the end"
+    )
+    per_call, elapsed, peak, left = memory_per_call(args.calls)
+    print(
+        f"memory: {peak:,} concurrent calls tracked, {per_call:,.0f} bytes per call "
+        f"(target <= 1024), {args.calls / elapsed:,.0f} NEWCALL frames/s; "
+        f"{left} left after every IDLE"
+    )
+    ok = full_rate / floor_rate >= 0.7 and per_call <= 1024 and left == 0
+    print("targets met" if ok else "TARGETS MISSED")
+
+
+if __name__ == "__main__":
+    main()
