@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docs_examples import blocks
 
 from tapievent.testing import FakeAsterisk
 from tapievent.transports.aio import AsyncClient, connect
@@ -172,21 +173,15 @@ class Stack:
 class Harness:
     """tsp_harness.exe under Wine: commands in on stdin, JSON lines out."""
 
-    def __init__(self, build: Path, env: dict[str, str], port: int, lines: tuple[str, ...]) -> None:
+    def __init__(self, build: Path, env: dict[str, str], registry: list[str]) -> None:
+        """Start the harness; ``registry`` are its --reg-* options (none: keep the registry)."""
         self.events: list[dict[str, Any]] = []
         self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.proc = subprocess.Popen(
             [
                 "wine",
                 str(build / "tsp_harness.exe"),
-                "--reg-dword",
-                f"BridgePort={port}",
-                "--reg-multi",
-                "Lines=" + ",".join(lines),
-                "--reg-dword",
-                "ReconnectMs=100",
-                "--reg-dword",
-                "RequestTimeoutMs=10000",
+                *registry,
                 _windows_path(build / "tapievent.tsp"),
             ],
             stdin=subprocess.PIPE,
@@ -275,7 +270,13 @@ def running(
     ) -> tuple[Stack, Harness]:
         stack = Stack(lines, **fake_options)
         made.append((stack, None))
-        harness = Harness(build, wine_env, stack.bridge_port, lines)
+        registry = [
+            *("--reg-dword", f"BridgePort={stack.bridge_port}"),
+            *("--reg-multi", "Lines=" + ",".join(lines)),
+            *("--reg-dword", "ReconnectMs=100"),
+            *("--reg-dword", "RequestTimeoutMs=10000"),
+        ]
+        harness = Harness(build, wine_env, registry)
         made[-1] = (stack, harness)
         init = harness.cmd("init")
         assert init["result"] == 0
@@ -409,3 +410,25 @@ def test_version_negotiation_and_capabilities(
     address = harness.cmd("addrcaps 0")
     assert address["address"] == "Local/bob"
     assert address["call_info_states"] & LINECALLINFOSTATE_CALLERID
+
+
+def test_docs_registry_commands_configure_the_tsp(build: Path, wine_env: dict[str, str]) -> None:
+    ((_, text),) = blocks("tsp.md", "console")
+    commands = [line.split() for line in text.splitlines() if line.startswith("reg ")]
+    subprocess.run(
+        ["wine", "reg", "delete", "HKLM\\Software\\tapievent\\TSP", "/f"],
+        env=wine_env,
+        capture_output=True,
+        check=False,
+    )
+    for argv in commands:
+        argv = [arg.strip('"') for arg in argv]
+        done = subprocess.run(["wine", *argv], env=wine_env, capture_output=True, check=False)
+        assert done.returncode == 0, argv
+    harness = Harness(build, wine_env, [])
+    try:
+        assert harness.cmd("init")["lines"] == 2
+        assert harness.cmd("devcaps 0 1024")["name"] == "PJSIP/bob"
+        assert harness.cmd("devcaps 1 1024")["name"] == "PJSIP/alice"
+    finally:
+        harness.close()

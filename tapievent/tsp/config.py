@@ -67,7 +67,7 @@ def parse_config(
     unless ``allow_remote = yes``: the shim protocol has no authentication.
     """
     env = os.environ if environ is None else environ
-    parser = configparser.ConfigParser(interpolation=None)
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";",))
     try:
         parser.read_string(text, source=source)
     except configparser.Error as exc:
