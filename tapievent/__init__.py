@@ -60,9 +60,43 @@ from .model import SetCallerIdCommand as SetCallerIdCommand
 from .model import TapiEvent as TapiEvent
 from .model import TargetSpec as TargetSpec
 from .model import UnknownCommand as UnknownCommand
+from .model import CALL_STATE_MODE_FAMILIES as CALL_STATE_MODE_FAMILIES
+from .model import LineAddressState as LineAddressState
+from .model import LineBusyMode as LineBusyMode
+from .model import LineCallFeature as LineCallFeature
+from .model import LineCallPartyId as LineCallPartyId
+from .model import LineCallPrivilege as LineCallPrivilege
+from .model import LineCallReason as LineCallReason
+from .model import LineConnectedMode as LineConnectedMode
+from .model import LineDialToneMode as LineDialToneMode
+from .model import LineDigitMode as LineDigitMode
+from .model import LineError as LineError
+from .model import LineGenerateTerm as LineGenerateTerm
+from .model import LineMediaMode as LineMediaMode
+from .model import LineMessage as LineMessage
+from .model import LineOfferingMode as LineOfferingMode
+from .model import LineSpecialInfo as LineSpecialInfo
+from .model import StringFormat as StringFormat
+from .model import TapiMessage as TapiMessage
+from .model import constant_name as constant_name
+from .model import lookup_constant as lookup_constant
+from .model import mode_family as mode_family
 
 # --- grammar ---
+from .grammar import CALLER_CONTROLLED as CALLER_CONTROLLED
+from .grammar import DIALSTATUS_MODES as DIALSTATUS_MODES
+from .grammar import DialplanError as DialplanError
+from .grammar import TapiEventSyntaxError as TapiEventSyntaxError
+from .grammar import asterisk_version as asterisk_version
+from .grammar import extract_tapievent as extract_tapievent
+from .grammar import format_tapievent as format_tapievent
+from .grammar import parse_tapievent as parse_tapievent
+from .grammar import to_dialplan as to_dialplan
 
 # --- tracker ---
+from .tracker import ORIGINATE_VARIABLE as ORIGINATE_VARIABLE
+from .tracker import CallHandle as CallHandle
+from .tracker import CallTracker as CallTracker
+from .tracker import TrackedCall as TrackedCall
 
 __version__ = "0.1.0"

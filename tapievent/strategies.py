@@ -181,3 +181,163 @@ def chunkings(data: bytes) -> st.SearchStrategy[list[bytes]]:
 
 
 # --- TAPIEVENT grammar strategies (owned by the grammar helper) ---
+# Everything below draws TAPIEVENT values and text (tapievent.grammar): valid
+# values for round trips, and messy text for "parse raises nothing but its
+# own error" properties.
+
+from .model import (  # noqa: E402 - this section is maintained separately
+    CALL_STATE_MODE_FAMILIES,
+    CallStateCommand,
+    Command,
+    HangupCommand,
+    LineCallState,
+    NewCallCommand,
+    SetCallerIdCommand,
+    TapiEvent,
+    TargetSpec,
+    UnknownCommand,
+    line_problem,
+    split_words,
+    unique_id_problem,
+)
+
+__all__ += [
+    "line_names",
+    "tapi_commands",
+    "tapi_events",
+    "tapievent_texts",
+    "target_specs",
+    "unique_ids",
+]
+
+# Printable, no blanks, none of '&', '[', ']': what a line or unique id may hold.
+_NAME_CHARS = st.characters(
+    min_codepoint=0x21,
+    max_codepoint=0x2FF,
+    exclude_categories=["Cc", "Zs", "Zl", "Zp"],
+    exclude_characters="&[]\x85\xa0",
+)
+_TEXT_CHARS = st.characters(
+    min_codepoint=0x20, max_codepoint=0x2FF, exclude_categories=["Cc"]
+) | st.sampled_from("\t\"',|\\;()[]${}<>")
+
+
+def line_names(max_size: int = 12) -> st.SearchStrategy[str]:
+    """Valid line names: ``line_1``, ``sip/bob``, ``Local/bob``, and odder ones."""
+    return st.one_of(
+        st.sampled_from(["line_1", "sip/bob", "Local/bob", "Local/bobbett", "SIP/100"]),
+        st.text(_NAME_CHARS, min_size=1, max_size=max_size).filter(
+            lambda s: line_problem(s) is None
+        ),
+    )
+
+
+def unique_ids(max_size: int = 16) -> st.SearchStrategy[str]:
+    """Valid ``~`` targets: Asterisk ids (``1795667804.1``), ChannelIds, odd text."""
+    return st.one_of(
+        st.builds(lambda a, b: f"{a}.{b}", st.integers(0, 2**31), st.integers(0, 10**6)),
+        st.sampled_from(["tapi-out-0001", "host-1700000000.42"]),
+        st.text(_NAME_CHARS, min_size=1, max_size=max_size).filter(
+            lambda s: unique_id_problem(s) is None
+        ),
+    )
+
+
+@st.composite
+def target_specs(draw: st.DrawFn) -> TargetSpec:
+    """Specs with an optional ``~`` id and disjoint included / excluded lines."""
+    unique_id = draw(st.none() | unique_ids())
+    include = draw(st.lists(line_names(), max_size=3))
+    exclude = draw(st.lists(line_names().filter(lambda s: s not in include), max_size=3))
+    return TargetSpec(unique_id, tuple(include), tuple(exclude))
+
+
+def _trimmed_text(min_size: int) -> st.SearchStrategy[str]:
+    return st.text(_TEXT_CHARS, min_size=min_size, max_size=30).map(lambda s: s.strip(" \t"))
+
+
+def _unknown_ok(text: str) -> bool:
+    if not text or text.startswith("["):
+        return False
+    words = split_words(text)
+    first = words[0].upper()
+    return first not in ("LINE_NEWCALL", "LINE_CALLSTATE") and not (
+        first == "SET" and len(words) > 1 and words[1].upper() == "CALLERID"
+    )
+
+
+@st.composite
+def _callstates(draw: st.DrawFn) -> CallStateCommand:
+    state = draw(st.sampled_from(list(LineCallState.__members__.values())))
+    family = CALL_STATE_MODE_FAMILIES.get(state)
+    named = st.sampled_from([int(m) for m in family.__members__.values()]) if family else st.none()
+    mode = draw(st.none() | named | st.integers(0, 0xFFFFFFFF))
+    return CallStateCommand(state, mode)
+
+
+def tapi_commands() -> st.SearchStrategy[Command]:
+    """Every kind of command, with valid fields."""
+    return st.one_of(
+        st.builds(NewCallCommand, line_names()),
+        _callstates(),
+        st.just(HangupCommand()),
+        st.builds(SetCallerIdCommand, _trimmed_text(0)),
+        st.builds(UnknownCommand, _trimmed_text(1).filter(_unknown_ok)),
+    )
+
+
+def tapi_events() -> st.SearchStrategy[TapiEvent]:
+    """Valid TAPIEVENT values: ``parse(format(e)) == e`` holds for each."""
+    return st.builds(TapiEvent, target_specs(), tapi_commands())
+
+
+_TOKENS = st.sampled_from(
+    [
+        "LINE_NEWCALL",
+        "line_newcall",
+        "LINE_CALLSTATE",
+        "LINECALLSTATE_CONNECTED",
+        "linecallstate_hangup",
+        "LINECALLSTATE_DISCONNECTED",
+        "LINECALLSTATE_FOO",
+        "LINEDISCONNECTMODE_BUSY",
+        "LINEBUSYMODE_TRUNK",
+        "BUSY",
+        "CHANUNAVAIL",
+        "0x20",
+        "99999999999",
+        "SET",
+        "CALLERID",
+        "TAPIEVENT:",
+        "[",
+        "]",
+        "[]",
+        "&",
+        "&&",
+        "~",
+        "~1.2",
+        "!",
+        "!sip/bob",
+        "sip/bob",
+        "${UNIQUEID}",
+        "<100>",
+        "|",
+        ",",
+        "\\",
+        '"',
+        " ",
+        "  ",
+        "\t",
+        "\r\n",
+        "\x00",
+    ]
+)
+
+
+def tapievent_texts() -> st.SearchStrategy[str]:
+    """Messy TAPIEVENT text: grammar tokens glued with random characters."""
+    return st.one_of(
+        st.text(max_size=40),
+        st.lists(_TOKENS | st.text(max_size=3), max_size=8).map("".join),
+        st.lists(_TOKENS, max_size=6).map(" ".join),
+    )
