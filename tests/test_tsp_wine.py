@@ -432,3 +432,75 @@ def test_docs_registry_commands_configure_the_tsp(build: Path, wine_env: dict[st
         assert harness.cmd("devcaps 1 1024")["name"] == "PJSIP/alice"
     finally:
         harness.close()
+
+
+def test_shim_survives_malformed_bridge_messages(build: Path, wine_env: dict[str, str]) -> None:
+    """The C reader refuses bad JSON without crashing, then keeps serving good messages."""
+    import socket
+    import struct
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    harness = Harness(
+        build,
+        wine_env,
+        [
+            "--reg-dword",
+            f"BridgePort={port}",
+            "--reg-multi",
+            "Lines=bob",
+            "--reg-dword",
+            "ReconnectMs=100",
+        ],
+    )
+    try:
+        assert harness.cmd("init")["result"] == 0
+        assert harness.cmd("open 0")["result"] == 0
+        server.settimeout(TIMEOUT)
+        conn, _ = server.accept()
+        conn.settimeout(TIMEOUT)
+
+        def send(body: bytes) -> None:
+            conn.sendall(struct.pack("<I", len(body)) + body)
+
+        hello_len = struct.unpack("<I", conn.recv(4))[0]
+        assert json.loads(conn.recv(hello_len))["lines"] == ["bob"]
+        for bad in [
+            b'{"v":1,"type":"welcome","in_service":true,"x":{"nested":1}}',
+            b'{"v":1,"type":"welcome","in_service":true,"x":[1]}',
+            b'{"v":1,"type":"welcome","in_service":tru}',
+            b'{"v":1,"type":"new_call","call":1,"line":"bob","caller_name":"\\ud800"}',
+            b'{"v":1,"type":"new_call","call":1,"line":"bob","caller_name":"a\\u0000b"}',
+            b'{"v":1,"type":"new_call","call":99999999999999999999,"line":"bob"}',
+            b'{"v":1,"type":"new_call","call":1.5,"line":"bob"}',
+            b'{"v":1,"v":1,"type":"welcome","in_service":true}',
+            b'{"v":2,"type":"welcome","in_service":true}',
+            b'{"v":1,"type":"teleport"}',
+            b'{"v":1,"type":"new_call","call":1,"line":"nobody"}',
+            b'{"v":1,"type":"call_state","call":77,"state":256}',
+            b'{"v":1,"type":"reply","id":12345,"result":0}',
+            b"\xff\xfe\x00garbage",
+            b'{"v":1,"type":"welcome","in_service":true' + b" " * 40 + b'"',
+        ]:
+            send(bad)
+        send(b'{"v":1,"type":"welcome","in_service":true}')
+        send(
+            b'{"v":1,"type":"new_call","call":5,"line":"bob","state":2,"mode":1,"media_mode":4,'
+            b'"caller_number":"42","caller_name":"Zo\\u00eb \\ud83d\\ude00"}'
+        )
+        new = harness.wait(lambda e: e.get("msg") == LINE_NEWCALL)
+        info = harness.cmd(f"callinfo {new['call']}")
+        assert (info["caller_number"], info["caller_name"]) == ("42", "Zo\u00eb \U0001f600")
+        # None of the malformed new_calls was taken for a call.
+        assert [e for e in harness.events if e.get("msg") == LINE_NEWCALL] == [new]
+        # An oversized length ends the connection; the shim reconnects by itself.
+        conn.sendall(struct.pack("<I", 1 << 30))
+        harness.wait(
+            lambda e: e.get("msg") == LINE_LINEDEVSTATE and e["p1"] == LINEDEVSTATE_OUTOFSERVICE
+        )
+        again, _ = server.accept()
+        again.close()
+        conn.close()
+    finally:
+        harness.close()
+        server.close()
