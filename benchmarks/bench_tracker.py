@@ -34,8 +34,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from ami_stream import generate_stream  # noqa: E402
 
-from tapievent import NEED_DATA, AMIDecoder  # noqa: E402
-from tapievent.model import Diagnostic, NewCall  # noqa: E402
+from tapievent import NEED_DATA, AMIDecoder, Message, grammar  # noqa: E402
+from tapievent.model import Diagnostic, ExtractedEvent, NewCall  # noqa: E402
 from tapievent.tracker import CallTracker  # noqa: E402
 
 READ = 4096
@@ -104,6 +104,70 @@ def best_of(
     return best, count
 
 
+def decode_only(chunks: list[bytes]) -> int:
+    decoder = AMIDecoder()
+    receive, next_frame = decoder.receive_data, decoder.next_frame
+    count = 0
+    for chunk in chunks:
+        receive(chunk)
+        while next_frame() is not NEED_DATA:
+            count += 1
+    return count
+
+
+def decode_and_event(chunks: list[bytes]) -> int:
+    """The least any consumer pays: decode, and read each message's ``Event``."""
+    decoder = AMIDecoder()
+    receive, next_frame = decoder.receive_data, decoder.next_frame
+    count = 0
+    for chunk in chunks:
+        receive(chunk)
+        while (frame := next_frame()) is not NEED_DATA:
+            if isinstance(frame, Message):
+                frame.get("Event")
+            count += 1
+    return count
+
+
+def breakdown(chunks: list[bytes]) -> tuple[float, float, float, int]:
+    """Microseconds per TAPI UserEvent in grammar.extract and in the tracker core,
+    and per other frame in CallTracker.handle (frames decoded beforehand)."""
+
+    def decoded() -> list[Message]:
+        decoder = AMIDecoder()
+        out: list[Message] = []
+        for chunk in chunks:
+            decoder.receive_data(chunk)
+            while (frame := decoder.next_frame()) is not NEED_DATA:
+                if isinstance(frame, Message):
+                    out.append(frame)
+        return out
+
+    tapi = [m for m in decoded() if m.get("Event") == "UserEvent"]
+    start = time.perf_counter()
+    extracted = [grammar.extract(m) for m in tapi]
+    t_extract = time.perf_counter() - start
+    events = [e for e in extracted if isinstance(e, ExtractedEvent)]
+    tracker = CallTracker()
+    start = time.perf_counter()
+    for event in events:
+        tracker.handle_tapi(event)
+    t_core = time.perf_counter() - start
+    # Fresh frames: a Message caches what get() found, which would flatter a rerun.
+    others = [m for m in decoded() if m.get("Event") != "UserEvent"]
+    tracker = CallTracker()
+    start = time.perf_counter()
+    for message in others:
+        tracker.handle(message)
+    t_other = time.perf_counter() - start
+    return (
+        t_extract / len(tapi) * 1e6,
+        t_core / len(events) * 1e6,
+        t_other / len(others) * 1e6,
+        len(tapi),
+    )
+
+
 def newcall_stream(calls: int, body: str = "LINE_NEWCALL PJSIP/{line}") -> Iterator[bytes]:
     """Asterisk 20 UserEvents for ``calls`` distinct inbound calls, one line each."""
     for n in range(calls):
@@ -167,6 +231,15 @@ def main() -> None:
     t_full, n_full = best_of(args.repeat, full, chunks)
     floor_rate, full_rate = n_floor / t_floor, n_full / t_full
     print(f"  floor: split + dict          {floor_rate:12,.0f} frames/s  {mb / t_floor:6.1f} MB/s")
+    for label, func in (
+        ("decoder alone               ", decode_only),
+        ("decoder + Event lookup      ", decode_and_event),
+    ):
+        t, n = best_of(args.repeat, func, chunks)
+        print(
+            f"  {label} {n / t:12,.0f} frames/s  {mb / t:6.1f} MB/s"
+            f"  {n / t / floor_rate:5.2f}x floor"
+        )
     print(
         f"  decoder + tracker            {full_rate:12,.0f} frames/s  {mb / t_full:6.1f} MB/s"
         f"  {full_rate / floor_rate:5.2f}x floor (target >= 0.70x)"
@@ -174,6 +247,12 @@ def main() -> None:
     print(
         f"  -> {full.events} TAPI events ({full.new_calls} NewCall), "
         f"diagnostics {full.diagnostics or 'none'}, {full.left} calls still up at the end"
+    )
+    per_extract, per_core, per_other, n_tapi = breakdown(chunks)
+    print(
+        f"  per frame: floor {1e6 / floor_rate:.1f} us; grammar.extract {per_extract:.1f} us "
+        f"and tracker core {per_core:.1f} us per TAPI UserEvent ({n_tapi} of them); "
+        f"CallTracker.handle {per_other:.1f} us per other frame"
     )
     per_call, elapsed, peak, left = memory_per_call(args.calls)
     print(
