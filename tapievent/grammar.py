@@ -124,6 +124,7 @@ _MODE_TEXT: Final[dict[tuple[LineCallState, int], str]] = {
 }
 _STATES: Final[dict[str, LineCallState]] = dict(LineCallState.__members__)
 _STATE_NAMES: Final[dict[LineCallState, str]] = {v: k for k, v in _STATES.items()}
+_CONTROL_CHAR: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NUMBER: Final = re.compile(r"(?:0[xX]([0-9A-Fa-f]+)|([0-9]+))\Z")
 
 
@@ -160,13 +161,13 @@ class _Parser:
 
     def parse(self) -> TapiEvent:
         text = self.text
-        for i, ch in enumerate(text):
-            if (ch < " " and ch != "\t") or ch == "\x7f":
-                raise self.fail(
-                    f"control character U+{ord(ch):04X} in TAPIEVENT text: "
-                    "only printable characters, spaces and tabs are allowed",
-                    i,
-                )
+        control = _CONTROL_CHAR.search(text)
+        if control is not None:
+            raise self.fail(
+                f"control character U+{ord(control.group()):04X} in TAPIEVENT text: "
+                "only printable characters, spaces and tabs are allowed",
+                control.start(),
+            )
         end = len(text.rstrip(_WSP))
         i = len(text) - len(text.lstrip(_WSP))
         spec = TargetSpec()
@@ -409,6 +410,8 @@ def _bodies(message: Message, legacy: str | None) -> list[_Body]:
                 out.append(_Body(legacy[word.end() :], -1, True))
     for index, (name, value) in enumerate(message.headers):
         folded = name.strip(_WSP)
+        if folded and folded[:9].upper() != "TAPIEVENT":
+            continue  # the common case: a snapshot or other body header
         if folded.upper() == "TAPIEVENT":
             out.append(_Body(value, index, False))
         elif folded == "":
@@ -481,6 +484,9 @@ def extract(message: Message) -> ExtractedEvent | Diagnostic | None:
     else:
         return None
 
+    bodies = _bodies(message, legacy)
+    first_index = bodies[0].index if bodies else len(message.headers)
+    header_key = _header_key(message, userevent_index, first_index)
     diagnostics: list[Diagnostic] = []
     if legacy is not None:
         diagnostics.append(
@@ -488,12 +494,10 @@ def extract(message: Message) -> ExtractedEvent | Diagnostic | None:
                 "legacy-syntax",
                 "UserEvent(TAPI|...) uses the pipe separator of Asterisk 1.2/1.4; "
                 "from 1.6 on write UserEvent(TAPI,TAPIEVENT: ...)",
-                frame=message,
+                header_key,
+                message,
             )
         )
-    bodies = _bodies(message, legacy)
-    first_index = bodies[0].index if bodies else len(message.headers)
-    header_key = _header_key(message, userevent_index, first_index)
     if not bodies or not bodies[0].text.strip(_WSP):
         return Diagnostic(
             "empty-body",

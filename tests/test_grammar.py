@@ -331,7 +331,7 @@ def test_extract_legacy_pipe_syntax_on_16_plus() -> None:
     assert isinstance(result, ExtractedEvent)
     assert result.event == ev(NewCallCommand("line_1"))
     assert [d.code for d in result.diagnostics] == ["legacy-syntax"]
-    assert result.call_key == "9.9"
+    assert result.call_key == result.diagnostics[0].call_key == "9.9"
 
 
 def test_extract_first_tapievent_wins_over_forged_ones() -> None:
