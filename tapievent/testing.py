@@ -207,6 +207,7 @@ class FakeAsterisk:
         answer_delay: float = 0.01,
         call_duration: float | None = 0.05,
         busy_extensions: Iterable[str] = ("busy",),
+        missing_extensions: Iterable[str] = (),
     ) -> None:
         self.username = username
         self._secret = secret
@@ -224,6 +225,8 @@ class FakeAsterisk:
         self.answer_delay = answer_delay
         self.call_duration = call_duration
         self.busy_extensions = frozenset(busy_extensions)
+        self.missing_extensions = frozenset(missing_extensions)
+        """Originates to these extensions are refused at once, as Asterisk 11+ does."""
         self.stalled = False
         """While True the server reads but answers nothing and sends no events."""
         self.actions: list[Message] = []
@@ -606,6 +609,13 @@ class FakeAsterisk:
         channel = action.get("Channel")
         if not channel:
             self._reply(conn, action, ("Response", "Error"), ("Message", "Channel not specified"))
+            return
+        if action.get("Exten") in self.missing_extensions:
+            # Asterisk 11+ checks Context/Exten before dialling and answers at
+            # once; no OriginateResponse follows (ami-versions.md 4.1).
+            self._reply(
+                conn, action, ("Response", "Error"), ("Message", "Extension does not exist.")
+            )
             return
         self._reply(
             conn, action, ("Response", "Success"), ("Message", "Originate successfully queued")

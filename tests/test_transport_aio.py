@@ -21,6 +21,7 @@ from tapievent.ami_codec import Action
 from tapievent.model import CallState, Diagnostic, LineCallState, LineDevState, OutputEvent
 from tapievent.testing import FakeAsterisk
 from tapievent.transports import (
+    ActionFailedError,
     ActionTimeoutError,
     AuthenticationError,
     ConnectionLostError,
@@ -176,6 +177,30 @@ def test_make_call_newcall_is_filtered_but_states_arrive() -> None:
             assert originate.get("ChannelId") == handle.channel_id
             assert originate.get("Async") == "true"
             assert client.tracker.call_count == 0 and client.tracker.pending_count == 0
+
+    run(scenario)
+
+
+def test_refused_originate_raises_and_ends_the_handle() -> None:
+    # Asterisk 11+ refuses an Originate to a missing extension at once; the
+    # application learns it from the exception AND from the call's own
+    # states, and the tracker keeps nothing pending.
+    async def scenario() -> None:
+        async with (
+            FakeAsterisk(missing_extensions=["95550404"]) as fake,
+            client_for(fake, lines=["line_1"]) as client,
+        ):
+            with pytest.raises(ActionFailedError, match="Extension does not exist"):
+                await client.make_call(
+                    "line_1", "95550404", context="outbound", channel="Local/bob@phones"
+                )
+            seen = await take_until(client, is_state("line_1", LineCallState.IDLE))
+            assert kinds(seen) == [
+                "Diagnostic originate-refused",
+                "CallState line_1 DISCONNECTED/0x800*",  # * = synthesized by tapievent
+                "CallState line_1 IDLE*",
+            ]
+            assert client.tracker.pending_count == 0 and client.tracker.call_count == 0
 
     run(scenario)
 

@@ -20,6 +20,7 @@ from tapievent.ami_codec import Action
 from tapievent.model import CallState, Diagnostic, LineCallState, LineDevState, OutputEvent
 from tapievent.testing import FakeAsterisk, ThreadedFakeAsterisk
 from tapievent.transports import (
+    ActionFailedError,
     ActionTimeoutError,
     AuthenticationError,
     ConnectionLostError,
@@ -140,6 +141,23 @@ def test_make_call_newcall_is_filtered_but_states_arrive(server: ThreadedFakeAst
         assert kinds(seen) == ["CallState line_1 CONNECTED", "CallState line_1 IDLE"]
         originate = next(a for a in server.fake.actions if a.get("Action") == "Originate")
         assert originate.get("ChannelId") == handle.channel_id
+
+
+def test_refused_originate_raises_and_ends_the_handle() -> None:
+    with (
+        FakeAsterisk.start_in_thread(missing_extensions=["95550404"]) as server,
+        client_for(server, lines=["line_1"]) as client,
+    ):
+        with pytest.raises(ActionFailedError, match="Extension does not exist"):
+            client.make_call("line_1", "95550404", context="outbound", channel="Local/bob@phones")
+        seen = take_until(client, is_state("line_1", LineCallState.IDLE))
+        assert kinds(seen) == [
+            "Diagnostic originate-refused",
+            "CallState line_1 DISCONNECTED/0x800*",  # * = synthesized by tapievent
+            "CallState line_1 IDLE*",
+        ]
+        with client.lock:
+            assert client.tracker.pending_count == 0 and client.tracker.call_count == 0
 
 
 def test_calls_from_several_threads_at_once(server: ThreadedFakeAsterisk) -> None:

@@ -349,20 +349,11 @@ class ClientCore:
     def originate_refused(self, handle: CallHandle, result: ActionResult) -> None:
         """Asterisk refused an Originate at once: no OriginateResponse will come.
 
-        The tracker only ends a pending originate on its OriginateResponse,
-        so the failure it would have carried is handed to it here (Reason 0,
-        no channel), ending the handle with DISCONNECTED then IDLE and
-        freeing its record.
+        The session hands the reply to us as an ``ActionResult`` rather than
+        as a frame, so pass the reply itself to the tracker, which ends the
+        handle with DISCONNECTED then IDLE and frees its record.
         """
-        failure = Message.from_pairs(
-            ("Event", "OriginateResponse"),
-            ("ActionID", handle.action_id),
-            ("Response", "Failure"),
-            ("Reason", "0"),
-            ("Uniqueid", "<unknown>"),
-            ("Message", result.response.get("Message") or ""),
-        )
-        for event in self.tracker.handle(failure):
+        for event in self.tracker.handle(result.response):
             self.buffer.put(event)
 
     def _line_targets(self) -> tuple[str | None, ...]:
