@@ -1,31 +1,54 @@
-"""A realistic synthetic AMI stream, as an Asterisk 20 server sends it.
+"""A synthetic AMI stream, as an Asterisk 20 server sends it, in two mixes.
 
 Importable by every benchmark (codec, tracker): ``generate_stream(frames,
-seed)`` returns the bytes of one connection: the banner, the login reply,
-then calls interleaved the way a busy PBX interleaves them, plus the odd
-action reply. The layout follows the real Asterisk 22 captures in
-``tests/data/asterisk-22.10.1`` with the Asterisk 20 banner (9.0.0):
+seed, mix=...)`` returns the bytes of one connection: the Asterisk 20 banner
+(9.0.0), the login reply, ``FullyBooted``, then calls interleaved the way a
+busy PBX interleaves them (up to 8 at a time), plus about 2% action replies
+(``Ping``, ``Command`` with ``Output:`` lines, 14+ layout).
 
-* an inbound call: ``Newchannel`` of the trunk channel, ``VarSet``s, the
-  dialplan's TAPI UserEvents (``LINE_NEWCALL``, ``SET CALLERID``, OFFERING),
-  ``Newchannel`` of the phone, ``DialBegin``, ``Newstate`` Ringing,
-  ``DialEnd`` ANSWER, ``Newstate`` Up, CONNECTED from the ``U()`` hook on
-  the phone's channel, both ``Hangup``s with the IDLE UserEvent of the
-  ``h`` extension before the trunk's Hangup;
-* replies: ``Ping`` (``Response: Success``, ``Ping: Pong``) and ``Command``
-  with ``Output:`` lines (14+ layout).
+``mix="realistic"`` (the default) is what a real Asterisk sends per call.
+Each call is the 123 frames of the ring-group call in the real capture
+``tests/data/asterisk-22.10.1/12-scenario7-ringgroup.ami`` (frames 4-126:
+everything between the Originate that starts the call and the Logoff), with
+the unique ids, channel numbers, bridge id, ActionID and caller renamed per
+call. Counted in that capture, one call is::
 
-Unique ids are ``<epoch>.<counter>`` like Asterisk's, and every TAPI
-UserEvent carries the inbound channel's id (``[~id&line]`` where the
-Uniqueid header is another channel's), so a tracker can follow each call.
+    VarSet 36, Newexten 24, UserEvent 7 (all TAPI), Newstate 7,
+    Newchannel 6, NewCallerid 6, NewConnectedLine 6, Hangup 6,
+    LocalBridge 3, DialBegin 3, DialState 3, DialEnd 3, HangupRequest 3,
+    SoftHangupRequest 3, BridgeEnter 2, BridgeLeave 2, BridgeCreate 1,
+    BridgeDestroy 1, OriginateResponse 1                       = 123 frames
+
+so TAPI UserEvents are 7 / 123 = 5.7% of a call's frames. The other real
+captures agree: 5 of 125 events in 05 (one inbound call, 4.0%), 14 of 298
+in 09 (four calls, 4.7%). :func:`mix_counts` recounts both the capture and a
+generated stream, so a benchmark can print the figures it ran on.
+
+``mix="tapi-heavy"`` is the earlier synthetic call: 15 frames of which 5 are
+TAPI UserEvents (a third of the stream), each with a ``[~id&line]`` target:
+``Newchannel`` of the trunk, a ``VarSet``, ``LINE_NEWCALL``, ``SET
+CALLERID``, OFFERING, ``Newchannel`` of the phone, ``DialBegin``,
+``Newstate`` Ringing, ``VarSet`` DIALSTATUS, ``DialEnd``, ``Newstate`` Up,
+CONNECTED, the phone's ``Hangup``, IDLE, the trunk's ``Hangup``. It is kept
+as a stress mix for the TAPI path; no real dialplan produces it.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
 
-__all__ = ["BANNER", "generate_stream"]
+__all__ = ["BANNER", "CAPTURE", "MIXES", "generate_stream", "mix_counts"]
+
+CAPTURE = (
+    Path(__file__).resolve().parent.parent
+    / "tests/data/asterisk-22.10.1/12-scenario7-ringgroup.ami"
+)
+MIXES = ("realistic", "tapi-heavy")
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 EPOCH = 1795667804
@@ -72,8 +95,8 @@ def _event(name: str, privilege: str, body: list[tuple[str, str]]) -> bytes:
     return _frame([("Event", name), ("Privilege", privilege), *body])
 
 
-def _call(rng: random.Random, n: int, counter: Iterator[int]) -> Iterator[bytes]:
-    """The frames of one inbound call, in the order Asterisk 20 emits them."""
+def _heavy_call(rng: random.Random, n: int, counter: Iterator[int]) -> Iterator[bytes]:
+    """The 15 frames of one synthetic TAPI-heavy inbound call."""
     uid = f"{EPOCH + n // 50}.{next(counter)}"
     puid = f"{EPOCH + n // 50}.{next(counter)}"
     line = rng.choice(LINES)
@@ -144,6 +167,49 @@ def _call(rng: random.Random, n: int, counter: Iterator[int]) -> Iterator[bytes]
     )
 
 
+# The capture's own ids, renamed per generated call.
+_UIDS = tuple(f"1795669868.{k}" for k in range(16, 22))
+_CHANNEL_SUFFIXES = ("-00000008", "-00000009", "-0000000a")
+_BRIDGE = "f08159fd-d16a-42cd-85af-2eca43ddf739"
+_CALLER_NAME = "Alice Caller"
+_CALLER_NUM = "5550100"
+_ACTION_ID = "ActionID: rg-1"
+
+
+@lru_cache(maxsize=1)
+def _template() -> tuple[tuple[str, ...], re.Pattern[str]]:
+    """Frames 4-126 of capture 12 (one ring-group call) and the renaming pattern."""
+    frames = [f for f in CAPTURE.read_bytes().split(b"\r\n\r\n") if f.strip()]
+    call = tuple(f.decode("utf-8") + "\r\n\r\n" for f in frames[4:127])
+    assert len(call) == 123 and call[0].startswith("Event: Newchannel"), "capture changed"
+    keys = (*_UIDS, *_CHANNEL_SUFFIXES, _BRIDGE, _CALLER_NAME, _CALLER_NUM, _ACTION_ID)
+    return call, re.compile("|".join(re.escape(k) for k in keys))
+
+
+def _realistic_call(rng: random.Random, n: int, counter: Iterator[int]) -> Iterator[bytes]:
+    """The 123 frames of capture 12's ring-group call, renamed for call ``n``."""
+    frames, pattern = _template()
+    epoch = EPOCH + n // 50
+    names: dict[str, str] = {uid: f"{epoch}.{next(counter)}" for uid in _UIDS}
+    names.update({sfx: f"-{3 * n + i:08x}" for i, sfx in enumerate(_CHANNEL_SUFFIXES)})
+    names[_BRIDGE] = f"{n:08x}{_BRIDGE[8:]}"
+    names[_CALLER_NAME] = rng.choice(NAMES[:-1])
+    names[_CALLER_NUM] = f"555{rng.randrange(10000):04d}"
+    names[_ACTION_ID] = f"ActionID: rg-{n}"
+
+    def rename(match: re.Match[str]) -> str:
+        return names[match.group()]
+
+    for frame in frames:
+        yield pattern.sub(rename, frame).encode("utf-8")
+
+
+_CALLS: dict[str, Callable[[random.Random, int, Iterator[int]], Iterator[bytes]]] = {
+    "realistic": _realistic_call,
+    "tapi-heavy": _heavy_call,
+}
+
+
 def _reply(rng: random.Random, k: int) -> bytes:
     if rng.random() < 0.7:
         return _frame(
@@ -174,8 +240,15 @@ def _reply(rng: random.Random, k: int) -> bytes:
     )
 
 
-def generate_stream(frames: int = 200_000, seed: int = 0) -> bytes:
-    """``frames`` AMI frames after the banner (login reply and FullyBooted included)."""
+def generate_stream(frames: int = 200_000, seed: int = 0, *, mix: str = "realistic") -> bytes:
+    """``frames`` AMI frames after the banner (login reply and FullyBooted included).
+
+    ``mix`` is ``"realistic"`` (capture 12's call, 5.7% TAPI UserEvents) or
+    ``"tapi-heavy"`` (a third TAPI UserEvents); see the module docstring.
+    """
+    make_call = _CALLS.get(mix)
+    if make_call is None:
+        raise ValueError(f"mix must be one of {MIXES}, not {mix!r}")
     rng = random.Random(seed)
     out = [
         BANNER,
@@ -194,7 +267,7 @@ def generate_stream(frames: int = 200_000, seed: int = 0) -> bytes:
     produced = 2
     while produced < frames:
         if (len(active) < 8 and rng.random() < 0.3) or not active:
-            active.append(_call(rng, calls, counter))
+            active.append(make_call(rng, calls, counter))
             calls += 1
         if rng.random() < 0.02:
             out.append(_reply(rng, replies))
@@ -209,3 +282,20 @@ def generate_stream(frames: int = 200_000, seed: int = 0) -> bytes:
         out.append(frame)
         produced += 1
     return b"".join(out)
+
+
+def mix_counts(data: bytes) -> Counter[str]:
+    """How many frames of each kind ``data`` holds: ``Event`` value, or
+    ``Response:<value>``; ``UserEvent`` counted apart as ``UserEvent TAPI``."""
+    counts: Counter[str] = Counter()
+    for frame in data.split(b"\r\n\r\n"):
+        first, _, rest = frame.partition(b"\r\n")
+        if first.startswith(b"Asterisk Call Manager/"):
+            first, _, rest = rest.partition(b"\r\n")
+        name, _, value = first.decode("utf-8", "surrogateescape").partition(": ")
+        if not name:
+            continue
+        if name == "Event" and value == "UserEvent" and b"\r\nUserEvent: TAPI\r\n" in frame:
+            value = "UserEvent TAPI"
+        counts[value if name == "Event" else f"{name}:{value}"] += 1
+    return counts
