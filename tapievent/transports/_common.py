@@ -1,18 +1,22 @@
-"""The I/O-free glue both transports share: errors, reconnect policy, event buffer, dispatch.
+"""The I/O-free glue both transports share: errors, options, event buffer, dispatch, requests.
 
 The asyncio and the blocking transport differ only in how they wait for a
 socket. Everything else -- feeding bytes to the session, routing what comes
 out (tracker events to the application, action results to their waiters),
-the slow-consumer policy and the backoff arithmetic -- lives here once, so
-the two cannot drift apart and nothing protocol-related is written twice.
+the slow-consumer policy, the backoff arithmetic, what each client method
+sends and how its answer is judged, and the text of every error -- lives
+here once, so the two cannot drift apart and nothing protocol-related is
+written twice.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import ssl as _ssl
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import TypeVar
 
 import attrs
 
@@ -128,6 +132,53 @@ def resolve_policy(reconnect: bool | ReconnectPolicy) -> ReconnectPolicy | None:
     return reconnect
 
 
+# --------------------------------------------------------------------------- options
+
+
+def _check_auth(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in ("md5", "plain"):
+        raise ValueError(f"auth must be 'md5' or 'plain', not {value!r}")
+
+
+def _lines_tuple(lines: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if lines is None else tuple(lines)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ClientOptions:
+    """What ``connect()`` was given, checked once, for either transport.
+
+    Both ``connect()`` functions take the same keyword arguments with the same
+    defaults (their signatures are the documented API); each builds one of
+    these and hands it to its client, so a setting is validated, normalised
+    (``lines`` to a tuple, ``reconnect`` to a policy or ``None``) and read in
+    one place. The secret stays out of the repr.
+    """
+
+    host: str
+    port: int
+    username: str
+    secret: str = attrs.field(repr=False)
+    auth: str = attrs.field(validator=_check_auth)
+    ssl: _ssl.SSLContext | None
+    lines: tuple[str, ...] | None = attrs.field(converter=_lines_tuple)
+    reconnect: ReconnectPolicy | None = attrs.field(converter=resolve_policy)
+    """``None`` when the client must not reconnect."""
+    keepalive_interval: float | None
+    keepalive_timeout: float
+    queue_size: int
+    action_timeout: float
+    connect_timeout: float
+    events: str
+    max_calls: int | None
+    random: Callable[[], float]
+
+    @property
+    def where(self) -> str:
+        """``host:port``, as every message about this connection names it."""
+        return f"{self.host}:{self.port}"
+
+
 # --------------------------------------------------------------------------- event buffer
 
 
@@ -207,6 +258,15 @@ class Closed:
 
 Outcome = LoginOk | LoginFailed | Completed | Closed
 
+T = TypeVar("T")
+
+Steps = Generator[Action, ActionResult, T]
+"""A client request as the actions it needs: it yields each action, is sent
+that action's result, and returns what the client method returns (or raises,
+e.g. :class:`ActionFailedError`). The transport only sends and waits -- with
+``await`` or by blocking -- so what a request sends and how its answers are
+judged cannot differ between the two."""
+
 
 class ClientCore:
     """Session + tracker + event buffer: what a connected client is, minus the socket.
@@ -218,48 +278,39 @@ class ClientCore:
     runs everything on the loop.
     """
 
-    def __init__(
-        self,
-        *,
-        username: str,
-        secret: str,
-        auth: str,
-        events: str,
-        lines: Iterable[str] | None,
-        max_calls: int | None,
-        queue_size: int,
-    ) -> None:
-        self._username = username
-        self._secret = secret
-        self._auth = auth
-        self._events = events
-        self.lines: tuple[str, ...] | None = None if lines is None else tuple(lines)
+    def __init__(self, options: ClientOptions) -> None:
+        self.options = options
         # OriginateResponse is broadcast with its ActionID to every AMI
         # session, and ChannelIds must be unique on the server: one random
         # prefix per client keeps both ours (session and tracker alike).
         prefix = f"tapievent-{uuid.uuid4().hex[:8]}"
         self._action_id_prefix = prefix + "-"
-        if max_calls is None:
-            self.tracker = CallTracker(self.lines, id_prefix=prefix)
+        if options.max_calls is None:
+            self.tracker = CallTracker(options.lines, id_prefix=prefix)
         else:
-            self.tracker = CallTracker(self.lines, max_calls=max_calls, id_prefix=prefix)
-        self.buffer = EventBuffer(queue_size)
+            self.tracker = CallTracker(options.lines, max_calls=options.max_calls, id_prefix=prefix)
+        self.buffer = EventBuffer(options.queue_size)
         self.session: AMISession | None = None
 
     def __repr__(self) -> str:
-        return f"<ClientCore user={self._username!r} auth={self._auth!r}>"
+        return f"<ClientCore user={self.options.username!r} auth={self.options.auth!r}>"
 
     @property
     def username(self) -> str:
-        return self._username
+        return self.options.username
+
+    @property
+    def lines(self) -> tuple[str, ...] | None:
+        return self.options.lines
 
     def start_session(self) -> bytes:
         """A fresh session for a fresh connection; returns the login bytes to send."""
+        options = self.options
         self.session = AMISession(
-            self._username,
-            self._secret,
-            auth="md5" if self._auth == "md5" else "plain",
-            events=self._events,
+            options.username,
+            options.secret,
+            auth="md5" if options.auth == "md5" else "plain",
+            events=options.events,
             action_id_prefix=self._action_id_prefix,
         )
         self.session.login()
@@ -326,12 +377,65 @@ class ClientCore:
                 logger.debug("ignored %s", type(item).__name__)
         return outcomes, session.data_to_send()
 
-    def lost(self, reason: str) -> None:
-        """The connection is gone: tell the application, TAPI-style."""
+    def logged_in(self, outcomes: list[Outcome], eof: bool) -> bool:
+        """Whether the login has succeeded, given what :meth:`receive` returned.
+
+        ``False`` means keep reading. A refused login raises
+        :class:`AuthenticationError` (naming the user and the server's
+        answer, never the secret); a connection that ends first raises
+        :class:`ConnectionLostError`.
+        """
+        for outcome in outcomes:
+            if isinstance(outcome, LoginOk):
+                return True
+            if isinstance(outcome, LoginFailed):
+                raise AuthenticationError(
+                    f"login to {self.options.where} as {self.username!r} refused: {outcome.message}"
+                )
+            if isinstance(outcome, Closed):
+                eof = True
+                break
+        if eof:
+            raise ConnectionLostError(
+                f"{self.options.where} closed the connection before the login completed"
+            )
+        return False
+
+    def lost(self, reason: str) -> str:
+        """The connection is gone: tell the application, TAPI-style; returns the text."""
+        text = f"connection to {self.options.where} lost: {reason}"
         self.session = None
-        self.buffer.put(Diagnostic("connection-lost", reason))
+        self.buffer.put(Diagnostic("connection-lost", text))
         for line in self._line_targets():
             self.buffer.put(LineDevState(line, LineDevStateFlag.OUTOFSERVICE))
+        return text
+
+    def refused_on_reconnect(self, error: AuthenticationError) -> AuthenticationError:
+        """Credentials refused on a reconnect: say so; returns the client's fatal error."""
+        self.buffer.put(Diagnostic("authentication-failed", str(error)))
+        return error
+
+    def gave_up(self, attempts: int) -> ConnectionLostError:
+        """The fatal error once the reconnect policy gives up."""
+        return ConnectionLostError(
+            f"could not reconnect to {self.options.where} after {attempts} attempts"
+        )
+
+    def not_connected(self) -> ConnectionLostError:
+        """The error of an action asked for while there is no connection."""
+        return ConnectionLostError(f"not connected to {self.options.where}")
+
+    def timed_out(self, action_id: str, action: Action, timeout: float) -> ActionTimeoutError:
+        """Forget an action nobody waits for any more; returns the error to raise.
+
+        The session drops its record, so a late answer is ignored
+        (``UnmatchedResponse``) instead of kept forever.
+        """
+        if self.session is not None:
+            self.session.cancel(action_id)
+        return ActionTimeoutError(
+            f"no response to {action.name} from {self.options.where} within {timeout}s"
+        )
 
     def resynced(self, result: ActionResult) -> None:
         """After a reconnect: settle calls that ended during the outage, then INSERVICE."""
@@ -360,6 +464,56 @@ class ClientCore:
         # One LINEDEVSTATE per served line, as a TSP reports per device;
         # ``None`` (every line) when the client serves all lines.
         return (None,) if self.lines is None else self.lines
+
+    # ------------------------------------------------------------------ requests
+    #
+    # What each client method sends and how it judges the answers, written
+    # once for both transports as a generator (see ``Steps``). Run them only
+    # where the core may be touched (the blocking client holds its lock).
+
+    def make_call(
+        self,
+        line: str,
+        destination: str,
+        *,
+        context: str,
+        channel: str,
+        caller_id: str | None,
+        timeout_ms: int | None,
+        variables: Mapping[str, str] | None,
+    ) -> Steps[CallHandle]:
+        """Originate (click-to-dial); a refused Originate also ends the handle."""
+        handle, action = self.tracker.make_call(
+            line,
+            destination,
+            context=context,
+            channel=channel,
+            caller_id=caller_id,
+            timeout_ms=timeout_ms,
+            variables=variables,
+        )
+        result = yield action
+        if not result.ok:
+            self.originate_refused(handle, result)
+        check_result(result, "Originate")
+        return handle
+
+    def hangup(self, call: CallHandle) -> Steps[ActionResult]:
+        return check_result((yield self.tracker.hangup(call)), "Hangup")
+
+    def redirect(
+        self, call: CallHandle, *, context: str, exten: str, priority: int
+    ) -> Steps[ActionResult]:
+        action = self.tracker.redirect(call, context=context, exten=exten, priority=priority)
+        return check_result((yield action), "Redirect")
+
+    def send_digits(self, call: CallHandle, digits: str) -> Steps[ActionResult]:
+        """One PlayDTMF per digit, in order; the first refusal stops the rest."""
+        result: ActionResult | None = None
+        for action in self.tracker.digit_actions(call, digits):
+            result = check_result((yield action), "PlayDTMF")
+        assert result is not None
+        return result
 
 
 def _failure_text(item: AuthenticationFailed) -> str:

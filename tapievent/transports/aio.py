@@ -39,11 +39,11 @@ import logging
 import random as _random
 import ssl as _ssl
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .._errors import ProtocolError
 from ..ami_codec import Action
-from ..model import Diagnostic, OutputEvent
+from ..model import OutputEvent
 from ..session import ActionResult
 from ..tracker import CallHandle, CallTracker
 from ._common import (
@@ -52,17 +52,16 @@ from ._common import (
     ActionTimeoutError,
     AuthenticationError,
     ClientCore,
+    ClientOptions,
     Closed,
     Completed,
     ConnectionLostError,
-    LoginFailed,
-    LoginOk,
     ReconnectPolicy,
+    Steps,
+    T,
     TransportError,
-    check_result,
     coreshowchannels,
     ping,
-    resolve_policy,
 )
 
 __all__ = [
@@ -90,46 +89,11 @@ class AsyncClient:
     that loop, concurrently.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        username: str,
-        secret: str,
-        auth: str,
-        ssl: _ssl.SSLContext | None,
-        lines: Iterable[str] | None,
-        reconnect: bool | ReconnectPolicy,
-        keepalive_interval: float | None,
-        keepalive_timeout: float,
-        queue_size: int,
-        action_timeout: float,
-        connect_timeout: float,
-        events: str,
-        max_calls: int | None,
-        random: Callable[[], float],
-    ) -> None:
-        if auth not in ("md5", "plain"):
-            raise ValueError(f"auth must be 'md5' or 'plain', not {auth!r}")
-        self.host = host
-        self.port = port
-        self._ssl = ssl
-        self._core = ClientCore(
-            username=username,
-            secret=secret,
-            auth=auth,
-            events=events,
-            lines=lines,
-            max_calls=max_calls,
-            queue_size=queue_size,
-        )
-        self._policy = resolve_policy(reconnect)
-        self._keepalive_interval = keepalive_interval
-        self._keepalive_timeout = keepalive_timeout
-        self._action_timeout = action_timeout
-        self._connect_timeout = connect_timeout
-        self._random = random
+    def __init__(self, options: ClientOptions) -> None:
+        self.host = options.host
+        self.port = options.port
+        self._options = options
+        self._core = ClientCore(options)
         self._writer: asyncio.StreamWriter | None = None
         self._reader: asyncio.StreamReader | None = None
         self._pending: dict[str, asyncio.Future[ActionResult]] = {}
@@ -191,7 +155,9 @@ class AsyncClient:
         for an action that cannot be sent safely. A ``Response: Error`` is
         returned, not raised: check ``result.ok``.
         """
-        return await self._request(action, self._action_timeout if timeout is None else timeout)
+        return await self._request(
+            action, self._options.action_timeout if timeout is None else timeout
+        )
 
     async def make_call(
         self,
@@ -211,40 +177,33 @@ class AsyncClient:
         states are. Raises :class:`ActionFailedError` when Asterisk refuses
         the Originate.
         """
-        handle, action = self._core.tracker.make_call(
-            line,
-            destination,
-            context=context,
-            channel=channel,
-            caller_id=caller_id,
-            timeout_ms=timeout_ms,
-            variables=variables,
+        return await self._perform(
+            self._core.make_call(
+                line,
+                destination,
+                context=context,
+                channel=channel,
+                caller_id=caller_id,
+                timeout_ms=timeout_ms,
+                variables=variables,
+            )
         )
-        result = await self.send_action(action)
-        if not result.ok:
-            self._core.originate_refused(handle, result)
-            self._notify()
-        check_result(result, "Originate")
-        return handle
 
     async def hangup(self, call: CallHandle) -> ActionResult:
         """Hang the call up (AMI ``Hangup``)."""
-        return check_result(await self.send_action(self._core.tracker.hangup(call)), "Hangup")
+        return await self._perform(self._core.hangup(call))
 
     async def redirect(
         self, call: CallHandle, *, context: str, exten: str, priority: int = 1
     ) -> ActionResult:
         """Blind-transfer the call to ``exten@context`` (AMI ``Redirect``)."""
-        action = self._core.tracker.redirect(call, context=context, exten=exten, priority=priority)
-        return check_result(await self.send_action(action), "Redirect")
+        return await self._perform(
+            self._core.redirect(call, context=context, exten=exten, priority=priority)
+        )
 
     async def send_digits(self, call: CallHandle, digits: str) -> ActionResult:
         """Play DTMF ``digits`` on the call (AMI ``PlayDTMF``, one action per digit, in order)."""
-        result: ActionResult | None = None
-        for action in self._core.tracker.digit_actions(call, digits):
-            result = check_result(await self.send_action(action), "PlayDTMF")
-        assert result is not None
-        return result
+        return await self._perform(self._core.send_digits(call, digits))
 
     async def close(self) -> None:
         """Log off, close the connection and end :meth:`events`. Idempotent."""
@@ -298,21 +257,23 @@ class AsyncClient:
                 asyncio.open_connection(
                     self.host,
                     self.port,
-                    ssl=self._ssl,
-                    server_hostname=self.host if self._ssl is not None else None,
+                    ssl=self._options.ssl,
+                    server_hostname=self.host if self._options.ssl is not None else None,
                 ),
-                self._connect_timeout,
+                self._options.connect_timeout,
             )
         except asyncio.TimeoutError:
             raise TimeoutError(
-                f"connecting to {self.host}:{self.port} timed out after {self._connect_timeout}s"
+                f"connecting to {self.host}:{self.port} timed out "
+                f"after {self._options.connect_timeout}s"
             ) from None
         try:
-            await asyncio.wait_for(self._login(reader, writer), self._connect_timeout)
+            await asyncio.wait_for(self._login(reader, writer), self._options.connect_timeout)
         except asyncio.TimeoutError:
             self._abort(writer)
             raise TimeoutError(
-                f"no login answer from {self.host}:{self.port} within {self._connect_timeout}s"
+                f"no login answer from {self.host}:{self.port} "
+                f"within {self._options.connect_timeout}s"
             ) from None
         except BaseException:
             self._abort(writer)
@@ -330,20 +291,8 @@ class AsyncClient:
             if out:
                 writer.write(out)
             self._notify()
-            for outcome in outcomes:
-                if isinstance(outcome, LoginOk):
-                    return
-                if isinstance(outcome, LoginFailed):
-                    raise AuthenticationError(
-                        f"login to {self.host}:{self.port} as {self._core.username!r} "
-                        f"refused: {outcome.message}"
-                    )
-                if isinstance(outcome, Closed):
-                    break
-            if not data or any(isinstance(o, Closed) for o in outcomes):
-                raise ConnectionLostError(
-                    f"{self.host}:{self.port} closed the connection before the login completed"
-                )
+            if self._core.logged_in(outcomes, eof=not data):
+                return
 
     async def _run_connection(self) -> str:
         """Read until the connection ends; returns why it ended."""
@@ -351,7 +300,7 @@ class AsyncClient:
         assert reader is not None and writer is not None
         keepalive = (
             asyncio.create_task(self._keepalive(writer))
-            if self._keepalive_interval is not None
+            if self._options.keepalive_interval is not None
             else None
         )
         reason = "connection closed by the server"
@@ -382,15 +331,14 @@ class AsyncClient:
         return self._dead_reason or reason
 
     async def _keepalive(self, writer: asyncio.StreamWriter) -> None:
-        assert self._keepalive_interval is not None
+        interval, timeout = self._options.keepalive_interval, self._options.keepalive_timeout
+        assert interval is not None
         while True:
-            await asyncio.sleep(self._keepalive_interval)
+            await asyncio.sleep(interval)
             try:
-                await self._request(ping(), self._keepalive_timeout)
+                await self._request(ping(), timeout)
             except ActionTimeoutError:
-                self._dead_reason = (
-                    f"keepalive: no answer to Ping within {self._keepalive_timeout}s"
-                )
+                self._dead_reason = f"keepalive: no answer to Ping within {timeout}s"
                 logger.warning("%s:%d: %s", self.host, self.port, self._dead_reason)
                 self._abort(writer)
                 return
@@ -404,7 +352,7 @@ class AsyncClient:
                 if self._closing:
                     return
                 self._lost(reason)
-                if self._policy is None:
+                if self._options.reconnect is None:
                     self._fatal = ConnectionLostError(reason)
                     return
                 if not await self._reconnect():
@@ -416,24 +364,21 @@ class AsyncClient:
 
     async def _reconnect(self) -> bool:
         """Retry until connected and resynchronised; False when giving up."""
-        policy = self._policy
+        policy = self._options.reconnect
         assert policy is not None
         attempt = 0
         while not self._closing:
             if policy.gives_up(attempt):
-                self._fatal = ConnectionLostError(
-                    f"could not reconnect to {self.host}:{self.port} after {attempt} attempts"
-                )
+                self._fatal = self._core.gave_up(attempt)
                 return False
-            delay = policy.delay(attempt, self._random)
+            delay = policy.delay(attempt, self._options.random)
             attempt += 1
             logger.info("reconnecting to %s:%d in %.3fs", self.host, self.port, delay)
             await asyncio.sleep(delay)
             try:
                 await self._open()
             except AuthenticationError as exc:
-                self._core.buffer.put(Diagnostic("authentication-failed", str(exc)))
-                self._fatal = exc
+                self._fatal = self._core.refused_on_reconnect(exc)
                 self._notify()
                 return False
             except (OSError, ProtocolError) as exc:
@@ -442,7 +387,7 @@ class AsyncClient:
             # Read concurrently while asking which channels survived.
             runner = asyncio.create_task(self._run_connection())
             try:
-                result = await self._request(coreshowchannels(), self._action_timeout)
+                result = await self._request(coreshowchannels(), self._options.action_timeout)
             except (ActionTimeoutError, ConnectionLostError) as exc:
                 logger.info("resynchronisation failed: %s", exc)
                 if self._writer is not None:
@@ -462,9 +407,8 @@ class AsyncClient:
         return False
 
     def _lost(self, reason: str) -> None:
-        logger.warning("connection to %s:%d lost: %s", self.host, self.port, reason)
         self._drop_connection(reason)
-        self._core.lost(f"connection to {self.host}:{self.port} lost: {reason}")
+        logger.warning("%s", self._core.lost(reason))
         self._notify()
 
     def _drop_connection(self, reason: str) -> None:
@@ -494,7 +438,7 @@ class AsyncClient:
     async def _request(self, action: Action, timeout: float) -> ActionResult:
         writer = self._writer
         if writer is None or not self._connected or self._core.session is None:
-            raise ConnectionLostError(f"not connected to {self.host}:{self.port}")
+            raise self._core.not_connected()
         action_id, data = self._core.send(action)
         future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
         self._pending[action_id] = future
@@ -503,11 +447,19 @@ class AsyncClient:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             self._pending.pop(action_id, None)
-            if self._core.session is not None:
-                self._core.session.cancel(action_id)
-            raise ActionTimeoutError(
-                f"no response to {action.name} from {self.host}:{self.port} within {timeout}s"
-            ) from None
+            raise self._core.timed_out(action_id, action, timeout) from None
+
+    async def _perform(self, steps: Steps[T]) -> T:
+        """Send a request's actions one by one, handing each result back to it."""
+        action = next(steps)
+        while True:
+            result = await self.send_action(action)
+            try:
+                action = steps.send(result)
+            except StopIteration as done:
+                return cast(T, done.value)
+            finally:
+                self._notify()  # a refused Originate has queued the call's end
 
 
 class _Connector:
@@ -562,23 +514,22 @@ def connect(
     Login's ``Events:`` mask; the tracker needs ``call``, ``user`` and, before
     Asterisk 12.2, ``dialplan`` (VarSet).
     """
-    return _Connector(
-        AsyncClient(
-            host,
-            port,
-            username=username,
-            secret=secret,
-            auth=auth,
-            ssl=ssl,
-            lines=lines,
-            reconnect=reconnect,
-            keepalive_interval=keepalive_interval,
-            keepalive_timeout=keepalive_timeout,
-            queue_size=queue_size,
-            action_timeout=action_timeout,
-            connect_timeout=connect_timeout,
-            events=events,
-            max_calls=max_calls,
-            random=random,
-        )
+    options = ClientOptions(
+        host=host,
+        port=port,
+        username=username,
+        secret=secret,
+        auth=auth,
+        ssl=ssl,
+        lines=lines,
+        reconnect=reconnect,
+        keepalive_interval=keepalive_interval,
+        keepalive_timeout=keepalive_timeout,
+        queue_size=queue_size,
+        action_timeout=action_timeout,
+        connect_timeout=connect_timeout,
+        events=events,
+        max_calls=max_calls,
+        random=random,
     )
+    return _Connector(AsyncClient(options))

@@ -35,10 +35,11 @@ import ssl as _ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import cast
 
 from .._errors import ProtocolError
 from ..ami_codec import Action
-from ..model import Diagnostic, OutputEvent
+from ..model import OutputEvent
 from ..session import ActionResult
 from ..tracker import CallHandle, CallTracker
 from ._common import (
@@ -47,17 +48,16 @@ from ._common import (
     ActionTimeoutError,
     AuthenticationError,
     ClientCore,
+    ClientOptions,
     Closed,
     Completed,
     ConnectionLostError,
-    LoginFailed,
-    LoginOk,
     ReconnectPolicy,
+    Steps,
+    T,
     TransportError,
-    check_result,
     coreshowchannels,
     ping,
-    resolve_policy,
 )
 
 __all__ = [
@@ -101,46 +101,11 @@ class Client:
     See the module docstring for the thread-safety rules.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        username: str,
-        secret: str,
-        auth: str,
-        ssl: _ssl.SSLContext | None,
-        lines: Iterable[str] | None,
-        reconnect: bool | ReconnectPolicy,
-        keepalive_interval: float | None,
-        keepalive_timeout: float,
-        queue_size: int,
-        action_timeout: float,
-        connect_timeout: float,
-        events: str,
-        max_calls: int | None,
-        random: Callable[[], float],
-    ) -> None:
-        if auth not in ("md5", "plain"):
-            raise ValueError(f"auth must be 'md5' or 'plain', not {auth!r}")
-        self.host = host
-        self.port = port
-        self._ssl = ssl
-        self._core = ClientCore(
-            username=username,
-            secret=secret,
-            auth=auth,
-            events=events,
-            lines=lines,
-            max_calls=max_calls,
-            queue_size=queue_size,
-        )
-        self._policy = resolve_policy(reconnect)
-        self._keepalive_interval = keepalive_interval
-        self._keepalive_timeout = keepalive_timeout
-        self._action_timeout = action_timeout
-        self._connect_timeout = connect_timeout
-        self._random = random
+    def __init__(self, options: ClientOptions) -> None:
+        self.host = options.host
+        self.port = options.port
+        self._options = options
+        self._core = ClientCore(options)
         self.lock = threading.Lock()
         """Guards the session, the tracker and the queue; hold it to read ``tracker``."""
         self._cond = threading.Condition(self.lock)
@@ -218,10 +183,10 @@ class Client:
 
         Same errors as :meth:`tapievent.transports.aio.AsyncClient.send_action`.
         """
-        timeout = self._action_timeout if timeout is None else timeout
+        timeout = self._options.action_timeout if timeout is None else timeout
         with self.lock:
             if not self._connected or self._core.session is None:
-                raise ConnectionLostError(f"not connected to {self.host}:{self.port}")
+                raise self._core.not_connected()
             action_id, data = self._core.send(action)
             waiter = _Waiter()
             self._pending[action_id] = waiter
@@ -230,12 +195,9 @@ class Client:
         if not waiter.done.wait(timeout):
             with self.lock:
                 self._pending.pop(action_id, None)
-                if self._core.session is not None:
-                    self._core.session.cancel(action_id)
+                error = self._core.timed_out(action_id, action, timeout)
             if not waiter.done.is_set():
-                raise ActionTimeoutError(
-                    f"no response to {action.name} from {self.host}:{self.port} within {timeout}s"
-                )
+                raise error
         if waiter.error is not None:
             raise waiter.error
         assert waiter.result is not None
@@ -253,8 +215,8 @@ class Client:
         variables: Mapping[str, str] | None = None,
     ) -> CallHandle:
         """Originate a call for ``line``; its NEWCALL is filtered, its states are not."""
-        with self.lock:
-            handle, action = self._core.tracker.make_call(
+        return self._perform(
+            self._core.make_call(
                 line,
                 destination,
                 context=context,
@@ -263,39 +225,23 @@ class Client:
                 timeout_ms=timeout_ms,
                 variables=variables,
             )
-        result = self.send_action(action)
-        if not result.ok:
-            with self._cond:
-                self._core.originate_refused(handle, result)
-                self._cond.notify_all()
-        check_result(result, "Originate")
-        return handle
+        )
 
     def hangup(self, call: CallHandle) -> ActionResult:
         """Hang the call up (AMI ``Hangup``)."""
-        with self.lock:
-            action = self._core.tracker.hangup(call)
-        return check_result(self.send_action(action), "Hangup")
+        return self._perform(self._core.hangup(call))
 
     def redirect(
         self, call: CallHandle, *, context: str, exten: str, priority: int = 1
     ) -> ActionResult:
         """Blind-transfer the call to ``exten@context`` (AMI ``Redirect``)."""
-        with self.lock:
-            action = self._core.tracker.redirect(
-                call, context=context, exten=exten, priority=priority
-            )
-        return check_result(self.send_action(action), "Redirect")
+        return self._perform(
+            self._core.redirect(call, context=context, exten=exten, priority=priority)
+        )
 
     def send_digits(self, call: CallHandle, digits: str) -> ActionResult:
         """Play DTMF ``digits`` on the call (AMI ``PlayDTMF``, one action per digit, in order)."""
-        with self.lock:
-            actions = self._core.tracker.digit_actions(call, digits)
-        result: ActionResult | None = None
-        for action in actions:
-            result = check_result(self.send_action(action), "PlayDTMF")
-        assert result is not None
-        return result
+        return self._perform(self._core.send_digits(call, digits))
 
     def close(self, timeout: float = 1.0) -> None:
         """Log off, stop the I/O thread, end :meth:`events`. Idempotent, thread-safe."""
@@ -341,17 +287,36 @@ class Client:
         )
         self._thread.start()
 
+    def _perform(self, steps: Steps[T]) -> T:
+        """Send a request's actions one by one, handing each result back to it.
+
+        The request's own code touches the tracker, so it runs under the lock;
+        the waits for answers do not.
+        """
+        with self.lock:
+            action = next(steps)
+        while True:
+            result = self.send_action(action)
+            with self._cond:
+                try:
+                    action = steps.send(result)
+                except StopIteration as done:
+                    return cast(T, done.value)
+                finally:
+                    self._cond.notify_all()  # a refused Originate has queued the call's end
+
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
 
     def _open(self) -> socket.socket:
         """Connect and log in (blocking, bounded by ``connect_timeout``)."""
-        deadline = time.monotonic() + self._connect_timeout
-        sock = socket.create_connection((self.host, self.port), timeout=self._connect_timeout)
+        connect_timeout = self._options.connect_timeout
+        deadline = time.monotonic() + connect_timeout
+        sock = socket.create_connection((self.host, self.port), timeout=connect_timeout)
         try:
-            if self._ssl is not None:
-                sock = self._ssl.wrap_socket(sock, server_hostname=self.host)
+            if self._options.ssl is not None:
+                sock = self._options.ssl.wrap_socket(sock, server_hostname=self.host)
             with self.lock:
                 data = self._core.start_session()
             sock.sendall(data)
@@ -359,8 +324,7 @@ class Client:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(
-                        f"no login answer from {self.host}:{self.port} "
-                        f"within {self._connect_timeout}s"
+                        f"no login answer from {self.host}:{self.port} within {connect_timeout}s"
                     )
                 sock.settimeout(remaining)
                 try:
@@ -372,24 +336,14 @@ class Client:
                     self._cond.notify_all()
                 if out:
                     sock.sendall(out)
-                for outcome in outcomes:
-                    if isinstance(outcome, LoginOk):
-                        sock.setblocking(False)
-                        with self.lock:
-                            self._connected = True
-                        logger.info(
-                            "logged in to %s:%d as %r", self.host, self.port, self._core.username
-                        )
-                        return sock
-                    if isinstance(outcome, LoginFailed):
-                        raise AuthenticationError(
-                            f"login to {self.host}:{self.port} as {self._core.username!r} "
-                            f"refused: {outcome.message}"
-                        )
-                if not chunk or any(isinstance(o, Closed) for o in outcomes):
-                    raise ConnectionLostError(
-                        f"{self.host}:{self.port} closed the connection before the login completed"
+                if self._core.logged_in(outcomes, eof=not chunk):
+                    sock.setblocking(False)
+                    with self.lock:
+                        self._connected = True
+                    logger.info(
+                        "logged in to %s:%d as %r", self.host, self.port, self._core.username
                     )
+                    return sock
         except BaseException:
             with contextlib.suppress(OSError):
                 sock.close()
@@ -403,7 +357,7 @@ class Client:
                 if self._closing:
                     return
                 self._lost(reason)
-                if self._policy is None:
+                if self._options.reconnect is None:
                     self._fatal = ConnectionLostError(reason)
                     return
                 if not self._reconnect():
@@ -423,16 +377,14 @@ class Client:
                     self._sock.close()
 
     def _reconnect(self) -> bool:
-        policy = self._policy
+        policy = self._options.reconnect
         assert policy is not None
         attempt = 0
         while not self._closing:
             if policy.gives_up(attempt):
-                self._fatal = ConnectionLostError(
-                    f"could not reconnect to {self.host}:{self.port} after {attempt} attempts"
-                )
+                self._fatal = self._core.gave_up(attempt)
                 return False
-            delay = policy.delay(attempt, self._random)
+            delay = policy.delay(attempt, self._options.random)
             attempt += 1
             logger.info("reconnecting to %s:%d in %.3fs", self.host, self.port, delay)
             if self._stop.wait(delay):
@@ -441,9 +393,8 @@ class Client:
                 self._sock = self._open()
             except AuthenticationError as exc:
                 with self._cond:
-                    self._core.buffer.put(Diagnostic("authentication-failed", str(exc)))
+                    self._fatal = self._core.refused_on_reconnect(exc)
                     self._cond.notify_all()
-                self._fatal = exc
                 return False
             except (OSError, ProtocolError) as exc:
                 logger.info("reconnect attempt %d failed: %s", attempt, exc)
@@ -452,13 +403,13 @@ class Client:
         return False
 
     def _lost(self, reason: str) -> None:
-        logger.warning("connection to %s:%d lost: %s", self.host, self.port, reason)
         with self._cond:
             self._connected = False
             self._outgoing.clear()
             self._fail_pending(reason)
-            self._core.lost(f"connection to {self.host}:{self.port} lost: {reason}")
+            text = self._core.lost(reason)
             self._cond.notify_all()
+        logger.warning("%s", text)
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
@@ -487,13 +438,14 @@ class Client:
         selector.register(sock, selectors.EVENT_READ)
         wbuf = bytearray()
         writing = False
-        interval = self._keepalive_interval
+        interval = self._options.keepalive_interval
+        keepalive_timeout = self._options.keepalive_timeout
         now = time.monotonic()
         next_ping = None if interval is None else now + interval
         ping_waiter: _Waiter | None = None
         ping_deadline = 0.0
         resync_waiter = self._submit_internal(coreshowchannels()) if resync else None
-        resync_deadline = now + self._action_timeout
+        resync_deadline = now + self._options.action_timeout
         try:
             while True:
                 if self._abort:
@@ -557,10 +509,10 @@ class Client:
                         assert interval is not None
                         next_ping = now + interval
                     elif now >= ping_deadline:
-                        return f"keepalive: no answer to Ping within {self._keepalive_timeout}s"
+                        return f"keepalive: no answer to Ping within {keepalive_timeout}s"
                 elif next_ping is not None and now >= next_ping:
                     ping_waiter = self._submit_internal(ping())
-                    ping_deadline = now + self._keepalive_timeout
+                    ping_deadline = now + keepalive_timeout
         finally:
             selector.close()
 
@@ -623,9 +575,9 @@ def connect(
     ``ConnectionRefusedError``, ``ssl.SSLError``, ``TimeoutError``,
     :class:`AuthenticationError`) are raised here.
     """
-    client = Client(
-        host,
-        port,
+    options = ClientOptions(
+        host=host,
+        port=port,
         username=username,
         secret=secret,
         auth=auth,
@@ -641,6 +593,7 @@ def connect(
         max_calls=max_calls,
         random=random,
     )
+    client = Client(options)
     try:
         client._start()
     except BaseException:
