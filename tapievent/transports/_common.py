@@ -16,7 +16,7 @@ import logging
 import ssl as _ssl
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import attrs
 
@@ -514,6 +514,63 @@ class ClientCore:
             result = check_result((yield action), "PlayDTMF")
         assert result is not None
         return result
+
+
+class ClientBase:
+    """What both clients are apart from their I/O: options, core, life-cycle flags.
+
+    Holds the read-only API the two share word for word (``tracker``,
+    ``connected``, ``dropped_events``, the repr) and the rule for the end of
+    the event stream; the subclasses add sockets, waiting and locking.
+    """
+
+    _REPR_NAME: ClassVar[str]
+
+    def __init__(self, options: ClientOptions) -> None:
+        self.host = options.host
+        self.port = options.port
+        self._options = options
+        self._core = ClientCore(options)
+        self._connected = False
+        self._closing = False
+        self._finished = False
+        self._fatal: BaseException | None = None
+
+    def __repr__(self) -> str:
+        state = "connected" if self._connected else ("closed" if self._finished else "offline")
+        return f"<{self._REPR_NAME} {self.host}:{self.port} user={self._core.username!r} {state}>"
+
+    @property
+    def tracker(self) -> CallTracker:
+        """The tracker: read it (e.g. ``snapshot()``), feed it nothing yourself.
+
+        The blocking client shares it with its I/O thread: read it while
+        holding ``client.lock``.
+        """
+        return self._core.tracker
+
+    @property
+    def connected(self) -> bool:
+        """True while logged in (False during a reconnect and after close)."""
+        return self._connected
+
+    @property
+    def dropped_events(self) -> int:
+        """Events dropped so far because the consumer fell behind."""
+        return self._core.buffer.dropped
+
+    def _events_ended(self) -> bool:
+        """Whether the event stream is over, once the queue is empty.
+
+        It is over when the client has finished; if it gave up on its own
+        (not :meth:`close`), its fatal error is raised instead, after every
+        queued event has been delivered.
+        """
+        if not self._finished:
+            return False
+        if self._fatal is not None and not self._closing:
+            raise self._fatal
+        return True
 
 
 def _failure_text(item: AuthenticationFailed) -> str:

@@ -45,13 +45,13 @@ from .._errors import ProtocolError
 from ..ami_codec import Action
 from ..model import OutputEvent
 from ..session import ActionResult
-from ..tracker import CallHandle, CallTracker
+from ..tracker import CallHandle
 from ._common import (
     DEFAULT_QUEUE_SIZE,
     ActionFailedError,
     ActionTimeoutError,
     AuthenticationError,
-    ClientCore,
+    ClientBase,
     ClientOptions,
     Closed,
     Completed,
@@ -80,7 +80,7 @@ logger = logging.getLogger(__name__)
 _READ_SIZE = 65536
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """A logged-in AMI connection driving a :class:`~tapievent.tracker.CallTracker`.
 
     Create it with :func:`connect`. Use it from one event loop only; one task
@@ -89,42 +89,19 @@ class AsyncClient:
     that loop, concurrently.
     """
 
+    _REPR_NAME = "AsyncClient"
+
     def __init__(self, options: ClientOptions) -> None:
-        self.host = options.host
-        self.port = options.port
-        self._options = options
-        self._core = ClientCore(options)
+        super().__init__(options)
         self._writer: asyncio.StreamWriter | None = None
         self._reader: asyncio.StreamReader | None = None
         self._pending: dict[str, asyncio.Future[ActionResult]] = {}
         self._wakeup = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
-        self._connected = False
-        self._closing = False
-        self._finished = False
-        self._fatal: BaseException | None = None
         self._dead_reason: str | None = None
 
-    def __repr__(self) -> str:
-        state = "connected" if self._connected else ("closed" if self._finished else "offline")
-        return f"<AsyncClient {self.host}:{self.port} user={self._core.username!r} {state}>"
-
     # ------------------------------------------------------------------ public API
-
-    @property
-    def tracker(self) -> CallTracker:
-        """The tracker (read it, e.g. ``snapshot()``; feed it nothing yourself)."""
-        return self._core.tracker
-
-    @property
-    def connected(self) -> bool:
-        """True while logged in (False during a reconnect and after close)."""
-        return self._connected
-
-    @property
-    def dropped_events(self) -> int:
-        """Events dropped so far because the consumer fell behind."""
-        return self._core.buffer.dropped
+    # (``tracker``, ``connected`` and ``dropped_events`` come from ClientBase)
 
     async def events(self) -> AsyncIterator[OutputEvent]:
         """The tracker's events, diagnostics and line states, in order.
@@ -139,9 +116,7 @@ class AsyncClient:
             if event is not None:
                 yield event
                 continue
-            if self._finished:
-                if self._fatal is not None and not self._closing:
-                    raise self._fatal
+            if self._events_ended():
                 return
             self._wakeup.clear()
             await self._wakeup.wait()

@@ -41,13 +41,13 @@ from .._errors import ProtocolError
 from ..ami_codec import Action
 from ..model import OutputEvent
 from ..session import ActionResult
-from ..tracker import CallHandle, CallTracker
+from ..tracker import CallHandle
 from ._common import (
     DEFAULT_QUEUE_SIZE,
     ActionFailedError,
     ActionTimeoutError,
     AuthenticationError,
-    ClientCore,
+    ClientBase,
     ClientOptions,
     Closed,
     Completed,
@@ -95,17 +95,16 @@ class _Waiter:
         self.done.set()
 
 
-class Client:
+class Client(ClientBase):
     """A logged-in AMI connection for threaded code; create it with :func:`connect`.
 
     See the module docstring for the thread-safety rules.
     """
 
+    _REPR_NAME = "blocking.Client"
+
     def __init__(self, options: ClientOptions) -> None:
-        self.host = options.host
-        self.port = options.port
-        self._options = options
-        self._core = ClientCore(options)
+        super().__init__(options)
         self.lock = threading.Lock()
         """Guards the session, the tracker and the queue; hold it to read ``tracker``."""
         self._cond = threading.Condition(self.lock)
@@ -118,31 +117,9 @@ class Client:
         self._stop = threading.Event()
         self._abort = False
         self._thread: threading.Thread | None = None
-        self._connected = False
-        self._closing = False
-        self._finished = False
-        self._fatal: BaseException | None = None
-
-    def __repr__(self) -> str:
-        state = "connected" if self._connected else ("closed" if self._finished else "offline")
-        return f"<blocking.Client {self.host}:{self.port} user={self._core.username!r} {state}>"
 
     # ------------------------------------------------------------------ public API
-
-    @property
-    def tracker(self) -> CallTracker:
-        """The tracker; read it while holding :attr:`lock`."""
-        return self._core.tracker
-
-    @property
-    def connected(self) -> bool:
-        """True while logged in (False during a reconnect and after close)."""
-        return self._connected
-
-    @property
-    def dropped_events(self) -> int:
-        """Events dropped so far because the consumer fell behind."""
-        return self._core.buffer.dropped
+    # (``tracker``, ``connected`` and ``dropped_events`` come from ClientBase)
 
     def get_event(self, timeout: float | None = None) -> OutputEvent | None:
         """The next event, waiting up to ``timeout`` seconds (``None``: forever).
@@ -156,9 +133,7 @@ class Client:
                 event = self._core.buffer.get()
                 if event is not None:
                     return event
-                if self._finished:
-                    if self._fatal is not None and not self._closing:
-                        raise self._fatal
+                if self._events_ended():
                     return None
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
