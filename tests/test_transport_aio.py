@@ -15,10 +15,19 @@ from typing import Any, TypeVar
 
 import pytest
 from docs_examples import run_python_blocks
-from transport_support import LINES, SECRET, kinds, tls_contexts
+from transport_support import (
+    INBOUND,
+    LINES,
+    SECRET,
+    client_options,
+    is_devstate,
+    is_state,
+    kinds,
+    tls_contexts,
+)
 
 from tapievent.ami_codec import Action
-from tapievent.model import CallState, Diagnostic, LineCallState, LineDevState, OutputEvent
+from tapievent.model import CallState, Diagnostic, LineCallState, OutputEvent
 from tapievent.testing import FakeAsterisk
 from tapievent.transports import (
     ActionFailedError,
@@ -31,7 +40,6 @@ from tapievent.transports._common import EventBuffer
 from tapievent.transports.aio import AsyncClient, connect
 
 T = TypeVar("T")
-FAST = ReconnectPolicy(initial_delay=0.02, max_delay=0.1, jitter=0.5)
 
 
 def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -42,16 +50,7 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def client_for(fake: FakeAsterisk, **kwargs: Any) -> Any:
-    options: dict[str, Any] = {
-        "username": "tapi",
-        "secret": SECRET,
-        "reconnect": FAST,
-        "random": lambda: 0.5,
-        "connect_timeout": 2.0,
-        "action_timeout": 2.0,
-    }
-    options.update(kwargs)
-    return connect(fake.host, fake.port, **options)
+    return connect(fake.host, fake.port, **client_options(**kwargs))
 
 
 async def take_until(
@@ -69,28 +68,6 @@ async def take_until(
 
     await asyncio.wait_for(collect(), timeout)
     return seen
-
-
-def is_state(line: str, state: LineCallState) -> Callable[[OutputEvent], bool]:
-    return lambda ev: isinstance(ev, CallState) and ev.line == line and ev.state is state
-
-
-def is_devstate(name: str) -> Callable[[OutputEvent], bool]:
-    return lambda ev: isinstance(ev, LineDevState) and ev.state.name == name
-
-
-INBOUND = [
-    "NewCall Local/bob",
-    "NewCall Local/bobbett",
-    "CallInfo Local/bob",
-    "CallInfo Local/bobbett",
-    "CallState Local/bob OFFERING",
-    "CallState Local/bobbett OFFERING",
-    "CallState Local/bob CONNECTED",
-    "CallState Local/bobbett DISCONNECTED/0x8",
-    "CallState Local/bobbett IDLE",
-    "CallState Local/bob IDLE",
-]
 
 
 def test_plain_login_ping_and_no_secret_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None:

@@ -14,34 +14,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from transport_support import LINES, SECRET, kinds, tls_contexts
+from transport_support import (
+    INBOUND,
+    LINES,
+    SECRET,
+    client_options,
+    is_devstate,
+    is_state,
+    kinds,
+    tls_contexts,
+)
 
 from tapievent.ami_codec import Action
-from tapievent.model import CallState, Diagnostic, LineCallState, LineDevState, OutputEvent
+from tapievent.model import CallState, Diagnostic, LineCallState, OutputEvent
 from tapievent.testing import FakeAsterisk, ThreadedFakeAsterisk
 from tapievent.transports import (
     ActionFailedError,
     ActionTimeoutError,
     AuthenticationError,
     ConnectionLostError,
-    ReconnectPolicy,
 )
 from tapievent.transports.blocking import Client, connect
-
-FAST = ReconnectPolicy(initial_delay=0.02, max_delay=0.1, jitter=0.5)
-
-INBOUND = [
-    "NewCall Local/bob",
-    "NewCall Local/bobbett",
-    "CallInfo Local/bob",
-    "CallInfo Local/bobbett",
-    "CallState Local/bob OFFERING",
-    "CallState Local/bobbett OFFERING",
-    "CallState Local/bob CONNECTED",
-    "CallState Local/bobbett DISCONNECTED/0x8",
-    "CallState Local/bobbett IDLE",
-    "CallState Local/bob IDLE",
-]
 
 
 @pytest.fixture
@@ -51,16 +44,7 @@ def server() -> Iterator[ThreadedFakeAsterisk]:
 
 
 def client_for(server: ThreadedFakeAsterisk, **kwargs: Any) -> Client:
-    options: dict[str, Any] = {
-        "username": "tapi",
-        "secret": SECRET,
-        "reconnect": FAST,
-        "random": lambda: 0.5,
-        "connect_timeout": 2.0,
-        "action_timeout": 2.0,
-    }
-    options.update(kwargs)
-    return connect(server.host, server.port, **options)
+    return connect(server.host, server.port, **client_options(**kwargs))
 
 
 def take_until(
@@ -74,14 +58,6 @@ def take_until(
         seen.append(event)
         if predicate(event):
             return seen
-
-
-def is_state(line: str, state: LineCallState) -> Callable[[OutputEvent], bool]:
-    return lambda ev: isinstance(ev, CallState) and ev.line == line and ev.state is state
-
-
-def is_devstate(name: str) -> Callable[[OutputEvent], bool]:
-    return lambda ev: isinstance(ev, LineDevState) and ev.state.name == name
 
 
 def test_plain_login_ping_and_no_secret_in_repr_or_logs(

@@ -1,19 +1,62 @@
-"""Helpers shared by the transport tests: TLS material and event filters."""
+"""Helpers shared by the asyncio and blocking transport tests.
+
+Both files run the same scenarios against FakeAsterisk; what they expect
+(the options, the event sequence of an inbound call, the event filters)
+is written here once so the two transports are held to the same standard.
+"""
 
 from __future__ import annotations
 
 import shutil
 import ssl
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tapievent.model import CallState, Diagnostic, LineDevState, NewCall, OutputEvent
+from tapievent.model import (
+    CallState,
+    Diagnostic,
+    LineCallState,
+    LineDevState,
+    NewCall,
+    OutputEvent,
+)
+from tapievent.transports import ReconnectPolicy
 
 SECRET = "tapisecret"
 LINES = ("Local/bob", "Local/bobbett")
+FAST = ReconnectPolicy(initial_delay=0.02, max_delay=0.1, jitter=0.5)
+
+INBOUND = [
+    "NewCall Local/bob",
+    "NewCall Local/bobbett",
+    "CallInfo Local/bob",
+    "CallInfo Local/bobbett",
+    "CallState Local/bob OFFERING",
+    "CallState Local/bobbett OFFERING",
+    "CallState Local/bob CONNECTED",
+    "CallState Local/bobbett DISCONNECTED/0x8",
+    "CallState Local/bobbett IDLE",
+    "CallState Local/bob IDLE",
+]
+"""``kinds()`` of the inbound call to LINES that Local/bob answers."""
+
+
+def client_options(**overrides: Any) -> dict[str, Any]:
+    """``connect()`` keyword arguments for a test: fast reconnect, short timeouts."""
+    options: dict[str, Any] = {
+        "username": "tapi",
+        "secret": SECRET,
+        "reconnect": FAST,
+        "random": lambda: 0.5,
+        "connect_timeout": 2.0,
+        "action_timeout": 2.0,
+    }
+    options.update(overrides)
+    return options
 
 
 def tls_contexts(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -75,3 +118,11 @@ def kinds(events: Iterable[OutputEvent]) -> list[str]:
         else:
             out.append(f"{type(ev).__name__} {ev.line}")
     return out
+
+
+def is_state(line: str, state: LineCallState) -> Callable[[OutputEvent], bool]:
+    return lambda ev: isinstance(ev, CallState) and ev.line == line and ev.state is state
+
+
+def is_devstate(name: str) -> Callable[[OutputEvent], bool]:
+    return lambda ev: isinstance(ev, LineDevState) and ev.state.name == name
