@@ -12,7 +12,7 @@ import sys
 
 from ._cmd_monitor import add_connection_arguments, connect_options, run_client_command
 from ._cmd_replay import add_format_argument
-from ._render import event_json, event_text
+from ._render import renderer
 from .model import CallState, LineCallState
 from .transports import ActionFailedError
 from .transports.aio import connect
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _call(args: argparse.Namespace, secret: str, port: int) -> int:
-    render = event_json if args.format == "json" else event_text
+    render = renderer(args.format)
     async with connect(args.host, port, **connect_options(args, secret, lines=[args.line])) as c:
         try:
             handle = await c.make_call(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from ._errors import RemoteProtocolError
-from ._render import event_json, event_text
+from ._render import renderer
 from .ami_codec import NEED_DATA, AMIDecoder, Message
 from .model import Diagnostic, OutputEvent
 from .tracker import CallTracker
@@ -59,7 +59,7 @@ def replay(
 
 
 def print_events(events: Iterable[OutputEvent], fmt: str) -> None:
-    render = event_json if fmt == "json" else event_text
+    render = renderer(fmt)
     for event in events:
         print(render(event), flush=fmt == "json")
 

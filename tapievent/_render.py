@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -26,7 +27,7 @@ from .model import (
     OutputEvent,
 )
 
-__all__ = ["caller_id_text", "event_json", "event_text"]
+__all__ = ["caller_id_text", "event_json", "event_text", "renderer"]
 
 _LINE_WIDTH = 16
 
@@ -122,3 +123,8 @@ def event_dict(event: OutputEvent) -> dict[str, Any]:
 def event_json(event: OutputEvent) -> str:
     """One JSON object on one line (JSON Lines)."""
     return json.dumps(event_dict(event), ensure_ascii=False, sort_keys=False)
+
+
+def renderer(fmt: str) -> Callable[[OutputEvent], str]:
+    """The renderer a ``--format`` value names: ``"json"`` or (anything else) ``"text"``."""
+    return event_json if fmt == "json" else event_text
