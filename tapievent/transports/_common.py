@@ -16,7 +16,7 @@ import logging
 import ssl as _ssl
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
 import attrs
 
@@ -243,20 +243,29 @@ class LoginFailed:
 
 
 @attrs.frozen(slots=True)
-class Completed:
-    """An action's result (response plus any event list) arrived."""
-
-    result: ActionResult
-
-
-@attrs.frozen(slots=True)
 class Closed:
     """The session ended (Goodbye or the peer closed)."""
 
     reason: str
 
 
-Outcome = LoginOk | LoginFailed | Completed | Closed
+Outcome = LoginOk | LoginFailed | Closed
+
+
+class Waiter(Protocol):
+    """Whoever waits for one action's result.
+
+    An ``asyncio.Future`` in the asyncio client, a ``threading.Event``-based
+    waiter in the blocking one: :class:`ClientCore` completes or fails it,
+    the transport only waits on it.
+    """
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: ActionResult, /) -> None: ...
+
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
 
 T = TypeVar("T")
 
@@ -291,6 +300,7 @@ class ClientCore:
             self.tracker = CallTracker(options.lines, max_calls=options.max_calls, id_prefix=prefix)
         self.buffer = EventBuffer(options.queue_size)
         self.session: AMISession | None = None
+        self._pending: dict[str, Waiter] = {}
 
     def __repr__(self) -> str:
         return f"<ClientCore user={self.options.username!r} auth={self.options.auth!r}>"
@@ -316,12 +326,28 @@ class ClientCore:
         self.session.login()
         return self.session.data_to_send()
 
-    def send(self, action: Action) -> tuple[str, bytes]:
-        """Queue ``action`` on the session; returns its ActionID and the bytes to send."""
+    def send(self, action: Action, waiter: Waiter) -> tuple[str, bytes]:
+        """Queue ``action`` on the session; returns its ActionID and the bytes to send.
+
+        ``waiter`` gets the action's result when it arrives, or a
+        :class:`ConnectionLostError` from :meth:`fail_pending`.
+        """
         if self.session is None:
             raise ConnectionLostError("not connected")
         action_id = self.session.send_action(action)
+        self._pending[action_id] = waiter
         return action_id, self.session.data_to_send()
+
+    def fail_pending(self, reason: str) -> None:
+        """Every action still waiting fails with :class:`ConnectionLostError`.
+
+        They are not resent on the next connection: an Originate must not
+        dial twice.
+        """
+        pending, self._pending = self._pending, {}
+        for waiter in pending.values():
+            if not waiter.done():
+                waiter.set_exception(ConnectionLostError(reason))
 
     def logoff(self) -> bytes:
         """Bytes of a Logoff, or ``b""`` when there is no session to end."""
@@ -334,7 +360,7 @@ class ClientCore:
         return self.session.data_to_send()
 
     def receive(self, data: bytes) -> tuple[list[Outcome], bytes]:
-        """Feed bytes (``b""`` = EOF); route events to the buffer.
+        """Feed bytes (``b""`` = EOF); route events to the buffer, results to their waiters.
 
         Returns what the transport must act on and the bytes the session now
         wants written (the MD5 Login follows its Challenge answer by itself).
@@ -365,7 +391,9 @@ class ClientCore:
             elif isinstance(item, AuthenticationFailed):
                 outcomes.append(LoginFailed(_failure_text(item)))
             elif isinstance(item, ActionResult):
-                outcomes.append(Completed(item))
+                waiter = self._pending.pop(item.action_id, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(item)
             elif isinstance(item, Goodbye):
                 outcomes.append(Closed("logged off"))
             elif isinstance(item, ConnectionClosed):
@@ -428,9 +456,10 @@ class ClientCore:
     def timed_out(self, action_id: str, action: Action, timeout: float) -> ActionTimeoutError:
         """Forget an action nobody waits for any more; returns the error to raise.
 
-        The session drops its record, so a late answer is ignored
+        The session drops its record too, so a late answer is ignored
         (``UnmatchedResponse``) instead of kept forever.
         """
+        self._pending.pop(action_id, None)
         if self.session is not None:
             self.session.cancel(action_id)
         return ActionTimeoutError(

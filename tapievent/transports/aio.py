@@ -54,7 +54,6 @@ from ._common import (
     ClientBase,
     ClientOptions,
     Closed,
-    Completed,
     ConnectionLostError,
     ReconnectPolicy,
     Steps,
@@ -95,7 +94,6 @@ class AsyncClient(ClientBase):
         super().__init__(options)
         self._writer: asyncio.StreamWriter | None = None
         self._reader: asyncio.StreamReader | None = None
-        self._pending: dict[str, asyncio.Future[ActionResult]] = {}
         self._wakeup = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._dead_reason: str | None = None
@@ -208,7 +206,7 @@ class AsyncClient(ClientBase):
         if self._supervisor is not None:
             await asyncio.gather(self._supervisor, return_exceptions=True)
         self._connected = False
-        self._fail_pending("the client was closed")
+        self._core.fail_pending("the client was closed")
         self._finished = True
         self._wakeup.set()
         logger.info("closed connection to %s:%d", self.host, self.port)
@@ -290,11 +288,7 @@ class AsyncClient(ClientBase):
                 if out and not writer.is_closing():
                     writer.write(out)
                 for outcome in outcomes:
-                    if isinstance(outcome, Completed):
-                        future = self._pending.pop(outcome.result.action_id, None)
-                        if future is not None and not future.done():
-                            future.set_result(outcome.result)
-                    elif isinstance(outcome, Closed):
+                    if isinstance(outcome, Closed):
                         reason = outcome.reason
                 self._notify()
                 if not data:
@@ -392,13 +386,7 @@ class AsyncClient(ClientBase):
             self._abort(self._writer)
         self._writer = self._reader = None
         self._core.session = None
-        self._fail_pending(reason)
-
-    def _fail_pending(self, reason: str) -> None:
-        pending, self._pending = self._pending, {}
-        for future in pending.values():
-            if not future.done():
-                future.set_exception(ConnectionLostError(reason))
+        self._core.fail_pending(reason)
 
     @staticmethod
     def _abort(writer: asyncio.StreamWriter) -> None:
@@ -414,14 +402,12 @@ class AsyncClient(ClientBase):
         writer = self._writer
         if writer is None or not self._connected or self._core.session is None:
             raise self._core.not_connected()
-        action_id, data = self._core.send(action)
         future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
-        self._pending[action_id] = future
+        action_id, data = self._core.send(action, future)
         writer.write(data)
         try:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
-            self._pending.pop(action_id, None)
             raise self._core.timed_out(action_id, action, timeout) from None
 
     async def _perform(self, steps: Steps[T]) -> T:

@@ -50,7 +50,6 @@ from ._common import (
     ClientBase,
     ClientOptions,
     Closed,
-    Completed,
     ConnectionLostError,
     ReconnectPolicy,
     Steps,
@@ -77,22 +76,28 @@ _READ_SIZE = 65536
 
 
 class _Waiter:
-    """One thread waiting for one action's result."""
+    """One thread waiting for one action's result (a ``Waiter`` for ClientCore)."""
 
-    __slots__ = ("done", "error", "result")
+    __slots__ = ("_event", "error", "result")
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self._event = threading.Event()
         self.result: ActionResult | None = None
         self.error: BaseException | None = None
 
-    def set_result(self, result: ActionResult) -> None:
-        self.result = result
-        self.done.set()
+    def done(self) -> bool:
+        return self._event.is_set()
 
-    def set_error(self, error: BaseException) -> None:
-        self.error = error
-        self.done.set()
+    def wait(self, timeout: float | None) -> bool:
+        return self._event.wait(timeout)
+
+    def set_result(self, result: ActionResult, /) -> None:
+        self.result = result
+        self._event.set()
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self.error = exception
+        self._event.set()
 
 
 class Client(ClientBase):
@@ -108,7 +113,6 @@ class Client(ClientBase):
         self.lock = threading.Lock()
         """Guards the session, the tracker and the queue; hold it to read ``tracker``."""
         self._cond = threading.Condition(self.lock)
-        self._pending: dict[str, _Waiter] = {}
         self._outgoing = bytearray()
         self._sock: socket.socket | None = None
         self._wake_r, self._wake_w = socket.socketpair()
@@ -162,16 +166,14 @@ class Client(ClientBase):
         with self.lock:
             if not self._connected or self._core.session is None:
                 raise self._core.not_connected()
-            action_id, data = self._core.send(action)
             waiter = _Waiter()
-            self._pending[action_id] = waiter
+            action_id, data = self._core.send(action, waiter)
             self._outgoing += data
         self._wake()
-        if not waiter.done.wait(timeout):
+        if not waiter.wait(timeout):
             with self.lock:
-                self._pending.pop(action_id, None)
                 error = self._core.timed_out(action_id, action, timeout)
-            if not waiter.done.is_set():
+            if not waiter.done():
                 raise error
         if waiter.error is not None:
             raise waiter.error
@@ -237,7 +239,7 @@ class Client(ClientBase):
                 thread.join(timeout + 5.0)
         with self._cond:
             self._connected = False
-            self._fail_pending("the client was closed")
+            self._core.fail_pending("the client was closed")
             self._finished = True
             self._cond.notify_all()
         if thread is None or not thread.is_alive():
@@ -345,7 +347,7 @@ class Client(ClientBase):
             with self._cond:
                 self._connected = False
                 self._finished = True
-                self._fail_pending("the client stopped")
+                self._core.fail_pending("the client stopped")
                 self._cond.notify_all()
             if self._sock is not None:
                 with contextlib.suppress(OSError):
@@ -381,7 +383,7 @@ class Client(ClientBase):
         with self._cond:
             self._connected = False
             self._outgoing.clear()
-            self._fail_pending(reason)
+            self._core.fail_pending(reason)
             text = self._core.lost(reason)
             self._cond.notify_all()
         logger.warning("%s", text)
@@ -390,17 +392,11 @@ class Client(ClientBase):
                 self._sock.close()
             self._sock = None
 
-    def _fail_pending(self, reason: str) -> None:
-        pending, self._pending = self._pending, {}
-        for waiter in pending.values():
-            waiter.set_error(ConnectionLostError(reason))
-
     def _submit_internal(self, action: Action) -> _Waiter:
         """Queue an action from the I/O thread itself (Ping, CoreShowChannels)."""
+        waiter = _Waiter()
         with self.lock:
-            action_id, data = self._core.send(action)
-            waiter = _Waiter()
-            self._pending[action_id] = waiter
+            _action_id, data = self._core.send(action, waiter)
             self._outgoing += data
         return waiter
 
@@ -468,7 +464,7 @@ class Client(ClientBase):
                         return error or reason or end or "connection closed by the server"
                 now = time.monotonic()
                 if resync_waiter is not None:
-                    if resync_waiter.done.is_set():
+                    if resync_waiter.done():
                         if resync_waiter.result is None:
                             return "resynchronisation failed"
                         with self._cond:
@@ -479,7 +475,7 @@ class Client(ClientBase):
                     elif now >= resync_deadline:
                         return "no answer to CoreShowChannels after reconnecting"
                 if ping_waiter is not None:
-                    if ping_waiter.done.is_set():
+                    if ping_waiter.done():
                         ping_waiter = None
                         assert interval is not None
                         next_ping = now + interval
@@ -492,18 +488,14 @@ class Client(ClientBase):
             selector.close()
 
     def _dispatch(self, data: bytes) -> str | None:
-        """Feed bytes to the core, complete waiters; returns a close reason if any."""
+        """Feed bytes to the core (it completes waiters); returns a close reason if any."""
         reason = None
         with self._cond:
             outcomes, out = self._core.receive(data)
             if out:
                 self._outgoing += out
             for outcome in outcomes:
-                if isinstance(outcome, Completed):
-                    waiter = self._pending.pop(outcome.result.action_id, None)
-                    if waiter is not None:
-                        waiter.set_result(outcome.result)
-                elif isinstance(outcome, Closed):
+                if isinstance(outcome, Closed):
                     reason = outcome.reason
             self._cond.notify_all()
         return reason
