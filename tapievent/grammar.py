@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Final, TypeVar
 
 import attrs
 
@@ -57,6 +57,7 @@ __all__ = [
     "TapiEventSyntaxError",
     "asterisk_version",
     "extract",
+    "extract_event",
     "extract_tapievent",
     "format",
     "format_tapievent",
@@ -66,6 +67,7 @@ __all__ = [
 ]
 
 _WSP: Final = " \t"
+_V = TypeVar("_V")
 
 
 class TapiEventSyntaxError(ProtocolError, ValueError):
@@ -328,6 +330,78 @@ class _Parser:
         )
 
 
+# --------------------------------------------------------------------------- fast path
+#
+# Almost every TAPIEVENT a dialplan sends has one of three canonical shapes:
+# ``[~id&line&!line] LINE_CALLSTATE LINECALLSTATE_X [mode]``, ``LINE_NEWCALL
+# line`` and ``SET CALLERID text``, with single spaces and plain ASCII names.
+# One regular expression recognises those; the command part then comes from
+# a small cache (the same few dozen commands repeat all day) and the spec is
+# split with str.split. Anything else -- a tab, two spaces, lower-case
+# keywords, a non-ASCII line name, ``[]``, a line both included and excluded,
+# an unknown state -- goes to _Parser, which alone raises errors. The fast
+# path never decides a text is wrong, so the two cannot disagree on errors;
+# tests/test_grammar.py checks they agree on values for generated texts.
+
+# A unique id: printable ASCII except blank, '&', '[' and ']' (a subset of
+# what model._token_problem accepts). A line also may not start with '~' or
+# '!' (model.line_problem).
+_FAST_ID: Final = r"[\x21-\x25\x27-\x5a\x5c\x5e-\x7e]+"
+_FAST_LINE: Final = r"[\x22-\x25\x27-\x5a\x5c\x5e-\x7d][\x21-\x25\x27-\x5a\x5c\x5e-\x7e]*"
+# SET CALLERID text: no control character, no blank at either end.
+_FAST_REST: Final = r"[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?"
+_FAST: Final = re.compile(
+    rf"(?:\[((?:~{_FAST_ID}|!?{_FAST_LINE})(?:&!?{_FAST_LINE})*)\] )?"
+    rf"(?:(LINE_NEWCALL {_FAST_LINE}|LINE_CALLSTATE LINECALLSTATE_[A-Z]+(?: [0-9A-Za-z_]+)?)"
+    rf"|SET CALLERID(?: ({_FAST_REST}))?)\Z"
+)
+_CACHE_MAX: Final = 1024  # entries per cache; cleared when full
+_CACHE_TEXT_MAX: Final = 256  # longer texts are never cached
+_EVENTS: dict[str, TapiEvent] = {}  # whole text without a call id -> value
+_FAST_COMMANDS: dict[str, Command] = {}  # command text -> value
+_NO_SPEC: Final = TargetSpec()
+_NO_CALLER_ID: Final = SetCallerIdCommand("")
+
+
+def _remember(cache: dict[str, _V], key: str, value: _V) -> None:
+    if len(key) <= _CACHE_TEXT_MAX:
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key] = value
+
+
+def _fast_parse(text: str) -> TapiEvent | None:
+    """``parse(text)`` for the canonical shapes, or None to let _Parser decide."""
+    match = _FAST.match(text)
+    if match is None:
+        return None
+    targets, command_text, caller_id = match.groups()
+    command: Command | None
+    if command_text is not None:
+        command = _FAST_COMMANDS.get(command_text)
+        if command is None:
+            try:
+                command = _Parser(command_text).command(0, len(command_text))
+            except TapiEventSyntaxError:
+                return None  # e.g. LINECALLSTATE_FOO: _Parser reports it with its column
+            _remember(_FAST_COMMANDS, command_text, command)
+    elif caller_id is None:
+        command = _NO_CALLER_ID
+    else:
+        command = SetCallerIdCommand(caller_id)
+    if targets is None:
+        return TapiEvent(_NO_SPEC, command)
+    unique_id: str | None = None
+    parts = targets.split("&")
+    if parts[0][0] == "~":
+        unique_id = parts.pop(0)[1:]
+    include = tuple(t for t in parts if t[0] != "!")
+    exclude = tuple(t[1:] for t in parts if t[0] == "!")
+    if include and exclude and not frozenset(include).isdisjoint(exclude):
+        return None  # an error: _Parser says which line and where
+    return TapiEvent(TargetSpec(unique_id, include, exclude), command)
+
+
 def parse(text: str) -> TapiEvent:
     """Parse the text after ``TAPIEVENT:`` (protocol.md section 2).
 
@@ -335,6 +409,17 @@ def parse(text: str) -> TapiEvent:
     unique ids are kept exactly. Raises :class:`TapiEventSyntaxError` (and
     nothing else) with the 1-based column of the problem.
     """
+    if type(text) is str:
+        event = _EVENTS.get(text)
+        if event is not None:
+            return event
+        event = _fast_parse(text)
+        if event is None:
+            event = _Parser(text).parse()
+        if event.spec.unique_id is None:
+            # Texts naming a call id are new with every call: not worth keeping.
+            _remember(_EVENTS, text, event)
+        return event
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a str, not {type(text).__name__}")
     return _Parser(text).parse()
@@ -460,6 +545,86 @@ def extract(message: Message) -> ExtractedEvent | Diagnostic | None:
     event = message.get("Event")
     if event is None:
         return None
+    return extract_event(message, event)
+
+
+def _fast_extract(message: Message) -> ExtractedEvent | Diagnostic | bool | None:
+    """The Asterisk 10+ shape in one pass of C-level operations, or False.
+
+    Applies when every header name is plain ASCII without blanks, exactly one
+    name starts with ``TAPIEVENT`` (ignoring case) and it is ``TAPIEVENT``
+    itself, and ``UserEvent:`` is ``TAPI`` (not the legacy pipe). Then
+    _bodies finds that one body, with no diagnostic, and the rules of
+    _header_key reduce to index arithmetic on the folded names; anything else
+    (False) goes through the general code below.
+    """
+    headers = message.headers
+    if not headers:
+        return False
+    names, values = zip(*headers, strict=True)
+    folded = "\n".join(names)
+    if not folded.isascii():
+        return False
+    folded = folded.lower()
+    if " " in folded or "\t" in folded or "" in names:
+        return False
+    lowered = folded.split("\n")
+    if len(lowered) != len(names) or ("\n" + folded).count("\ntapievent") != 1:
+        return False
+    try:
+        body_index = lowered.index("tapievent")
+        userevent_index = lowered.index("userevent")
+    except ValueError:
+        return False
+    name = values[userevent_index]
+    if name != "TAPI" and name.strip(_WSP).lower() != "tapi":
+        return False
+    header_key = None
+    try:
+        chosen = lowered.index("uniqueid")
+    except ValueError:
+        chosen = -1
+    if chosen > userevent_index:
+        after = lowered[userevent_index + 1 : userevent_index + 2]
+        chosen = userevent_index + 1 if after == ["uniqueid"] else -1
+    if chosen >= 0:
+        header_key = values[chosen].strip(_WSP) or None
+    text = values[body_index]
+    if not text.strip(_WSP):
+        return Diagnostic("empty-body", _EMPTY_BODY, header_key, message)
+    try:
+        parsed = parse(text)
+    except TapiEventSyntaxError as error:
+        return Diagnostic("syntax-error", f"TAPIEVENT {error}", header_key, message)
+    unique_id = parsed.spec.unique_id
+    if unique_id is not None:
+        return ExtractedEvent(parsed, unique_id, "spec", message)
+    if header_key is not None:
+        return ExtractedEvent(parsed, header_key, "header", message)
+    return ExtractedEvent(parsed, None, None, message)
+
+
+_EMPTY_BODY: Final = (
+    "a TAPI UserEvent without a TAPIEVENT body: write UserEvent(TAPI,TAPIEVENT: <command>)"
+)
+
+
+def extract_event(message: Message, event: str) -> ExtractedEvent | Diagnostic | None:
+    """:func:`extract` for a caller that already read ``event = message.get("Event")``.
+
+    The tracker reads ``Event`` of every message to dispatch it; passing it
+    on saves a second lookup per UserEvent.
+    """
+    if event == "UserEvent":
+        result = _fast_extract(message)
+        if result is not False:
+            return result  # type: ignore[return-value]
+    return _general_extract(message, event)
+
+
+def _general_extract(message: Message, event: str) -> ExtractedEvent | Diagnostic | None:
+    # Every shape of every version, header by header (the reference that
+    # _fast_extract must agree with).
     event_name = event.strip(_WSP).lower()
     legacy: str | None = None
     userevent_index = -1
@@ -499,12 +664,7 @@ def extract(message: Message) -> ExtractedEvent | Diagnostic | None:
             )
         )
     if not bodies or not bodies[0].text.strip(_WSP):
-        return Diagnostic(
-            "empty-body",
-            "a TAPI UserEvent without a TAPIEVENT body: write UserEvent(TAPI,TAPIEVENT: <command>)",
-            header_key,
-            message,
-        )
+        return Diagnostic("empty-body", _EMPTY_BODY, header_key, message)
     body = bodies[0]
     if body.missing_colon:
         diagnostics.append(

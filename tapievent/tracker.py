@@ -381,19 +381,16 @@ class CallTracker:
             self._version = frame.version
             return []
         # Message.get answers from the frame's bytes without splitting every
-        # header, which is what keeps ignoring most of the stream cheap.
+        # header, which is what keeps ignoring most of the stream cheap: one
+        # header lookup and one dictionary lookup per uninteresting event.
         name = frame.get("Event")
         if name is None:
             return self._on_response(frame) if self._pending else []
-        method = _AMI_EVENTS.get(name)
+        method = _DISPATCH.get(name, _unresolved)
+        if method is _unresolved:
+            method = _resolve(name)
         if method is None:
-            lowered = name.strip().lower()
-            if lowered.startswith("userevent"):
-                method = CallTracker._on_user_event
-            else:
-                method = _AMI_EVENTS_FOLDED.get(lowered)
-                if method is None:
-                    return []
+            return []
         return method(self, frame)
 
     def handle_tapi(self, event: ExtractedEvent) -> list[OutputEvent]:
@@ -664,7 +661,14 @@ class CallTracker:
     # ------------------------------------------------------------------ AMI events
 
     def _on_user_event(self, message: Message) -> list[OutputEvent]:
-        result = grammar.extract(message)
+        # Any other spelling that folds to UserEvent* (1.2's UserEventTAPI).
+        return self._tapi(grammar.extract(message))
+
+    def _on_exact_user_event(self, message: Message) -> list[OutputEvent]:
+        # "Event: UserEvent" exactly (1.4 and later): extract need not read it again.
+        return self._tapi(grammar.extract_event(message, "UserEvent"))
+
+    def _tapi(self, result: ExtractedEvent | Diagnostic | None) -> list[OutputEvent]:
         if result is None:
             return []
         if isinstance(result, Diagnostic):
@@ -1112,7 +1116,7 @@ _COMMANDS: Final[dict[type, Callable[[CallTracker, ExtractedEvent, list[OutputEv
 """Transition table for TAPIEVENT commands (protocol.md section 4)."""
 
 _AMI_EVENTS: Final[dict[str, Callable[[CallTracker, Message], list[OutputEvent]]]] = {
-    "UserEvent": CallTracker._on_user_event,
+    "UserEvent": CallTracker._on_exact_user_event,
     "Hangup": CallTracker._on_hangup,
     "OriginateResponse": CallTracker._on_originate_response,
     "OriginateSuccess": CallTracker._on_originate_response,
@@ -1129,3 +1133,32 @@ _AMI_EVENTS: Final[dict[str, Callable[[CallTracker, Message], list[OutputEvent]]
 """Transition table for plain AMI events, by exact ``Event:`` value."""
 
 _AMI_EVENTS_FOLDED: Final = {name.lower(): method for name, method in _AMI_EVENTS.items()}
+
+_Handler = Callable[[CallTracker, Message], list[OutputEvent]]
+
+# Exact Event value -> handler, or None for an event the tracker ignores: the
+# one dictionary lookup handle() pays per message. It starts as _AMI_EVENTS
+# and learns every other spelling the first time it is seen (resolved by
+# _resolve, which folds case and blanks). Server-chosen names could be
+# endless, so it is bounded: when full it starts again from _AMI_EVENTS.
+_DISPATCH: dict[str, _Handler | None] = dict(_AMI_EVENTS)
+_DISPATCH_MAX: Final = 1024
+
+
+def _unresolved(tracker: CallTracker, message: Message) -> list[OutputEvent]:
+    # Sentinel default of _DISPATCH.get; never called.
+    raise AssertionError("unresolved AMI event handler")
+
+
+def _resolve(name: str) -> _Handler | None:
+    lowered = name.strip().lower()
+    method: _Handler | None
+    if lowered.startswith("userevent"):
+        method = CallTracker._on_user_event
+    else:
+        method = _AMI_EVENTS_FOLDED.get(lowered)
+    if len(_DISPATCH) >= _DISPATCH_MAX:
+        _DISPATCH.clear()
+        _DISPATCH.update(_AMI_EVENTS)
+    _DISPATCH[name] = method
+    return method

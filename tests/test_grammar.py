@@ -953,3 +953,282 @@ def test_public_names_are_reexported() -> None:
     assert tapievent.extract_tapievent is extract
     assert tapievent.to_dialplan is to_dialplan
     assert tapievent.TapiEventSyntaxError is TapiEventSyntaxError
+
+
+# --------------------------------------------------------------------------- fast paths
+#
+# parse() and extract() answer the common canonical shapes without the
+# general parser (grammar._fast_parse, grammar._fast_extract). They must give
+# exactly what the general code gives, for every text and every message.
+
+# Pieces that sit on every boundary the fast path draws: blanks, tabs, case,
+# the spec's special characters, control and non-ASCII characters.
+_TRICKY = st.sampled_from(
+    [
+        "",
+        " ",
+        "  ",
+        "\t",
+        "~",
+        "!",
+        "&",
+        "[",
+        "]",
+        "x",
+        "Local/bob",
+        "1795669868.17",
+        "\xe9",
+        "\xa0",
+        "\x85",
+        "\x7f",
+        "\x00",
+        "\u2028",
+        "0x1F",
+        "12",
+        "set",
+        "callerid",
+    ]
+)
+_PRINTABLE_ASCII = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
+_IDS = st.one_of(
+    st.sampled_from(["1795669868.17", "tapi-out-0001", "1.5", "a~b", "x!"]),
+    st.text(alphabet=_PRINTABLE_ASCII, min_size=1, max_size=6),
+    st.sampled_from(["!x", "~x", "", "a b", "\xe9", "a]", "a&b", "\x7f"]),
+)
+_LINE_NAMES = st.one_of(
+    st.sampled_from(["Local/bob", "Local/bobbett", "sip/bob", "line_1", "PJSIP/201", "a~!"]),
+    st.text(alphabet=_PRINTABLE_ASCII, min_size=1, max_size=6),
+    st.sampled_from(["!a", "~a", "", "a\tb", "M\xfcller", "a[", "\x85"]) | st.text(max_size=4),
+)
+_STATE_WORDS = st.one_of(
+    st.sampled_from([f"LINECALLSTATE_{name}" for name in LineCallState.__members__]),
+    st.sampled_from(
+        [
+            "LINECALLSTATE_HANGUP",
+            "linecallstate_idle",
+            "LINECALLSTATE_",
+            "IDLE",
+            "LINECALLSTATE_FOO",
+            "LINECALLSTATE_idle",
+        ]
+    ),
+)
+_MODE_WORDS = st.one_of(
+    st.just(""),
+    st.sampled_from(
+        [
+            "BUSY",
+            "NOANSWER",
+            "busy",
+            "LINEDISCONNECTMODE_BUSY",
+            "LINEBUSYMODE_STATION",
+            "LINECONNECTEDMODE_ACTIVE",
+            "0x10",
+            "0X1f",
+            "16",
+            "4294967296",
+            "0xFFFFFFFF",
+            "00000000000000016",
+            "x",
+        ]
+    ),
+    st.from_regex(r"[0-9A-Za-z_]{1,6}", fullmatch=True),
+)
+
+
+def _joint(canonical: str, *flaws: str) -> st.SearchStrategy[str]:
+    # Mostly the canonical separator, sometimes a flaw.
+    return st.sampled_from([canonical] * 24 + list(flaws))
+
+
+@st.composite
+def _near_canonical_texts(draw: st.DrawFn) -> str:
+    """Texts built like real ones, with a chance of a flaw at every joint."""
+    blank = _joint(" ", "  ", "\t", "", " \t")
+    spec = ""
+    if draw(st.booleans()):
+        targets = []
+        if draw(st.booleans()):
+            targets.append("~" + draw(_IDS))
+        for _ in range(draw(st.integers(0, 3))):
+            targets.append(draw(_joint("", "!", "!", "!!", "~")) + draw(_LINE_NAMES))
+        spec = draw(_joint("[", "", "[[")) + "&".join(targets) + draw(_joint("]", "", "]]"))
+        spec += draw(blank)
+    kind = draw(st.sampled_from(["newcall", "callstate", "callerid", "other"]))
+    if kind == "newcall":
+        keyword = draw(_joint("LINE_NEWCALL", "line_newcall", "LINE_NEWCALLX"))
+        command = keyword + draw(blank) + draw(_LINE_NAMES)
+        command += draw(_joint("", " x", "\t"))
+    elif kind == "callstate":
+        keyword = draw(_joint("LINE_CALLSTATE", "Line_CallState"))
+        command = keyword + draw(blank) + draw(_STATE_WORDS)
+        mode = draw(_MODE_WORDS)
+        if mode:
+            command += draw(blank) + mode
+    elif kind == "callerid":
+        keyword = draw(
+            _joint(
+                "SET CALLERID", "SET  CALLERID", "set callerid", "SET\tCALLERID", "SET CALLERIDX"
+            )
+        )
+        rest = draw(
+            st.sampled_from(
+                ['"Alice Caller" <5550100>', "Smith, Bob <1>", "", "[x]", "M\xfcller", "a\tb"]
+            )
+            | st.text(max_size=10)
+        )
+        command = keyword + (draw(blank) + rest if rest else "")
+    else:
+        command = draw(st.lists(_TRICKY, max_size=5).map("".join))
+    return draw(_joint("", " ", "\t")) + spec + command + draw(_joint("", " ", "\t", "\x00"))
+
+
+def _slow_parse(text: str) -> TapiEvent | tuple[str, int]:
+    try:
+        return grammar._Parser(text).parse()
+    except TapiEventSyntaxError as error:
+        return (error.reason, error.column)
+
+
+def _public_parse(text: str) -> TapiEvent | tuple[str, int]:
+    try:
+        return parse(text)
+    except TapiEventSyntaxError as error:
+        return (error.reason, error.column)
+
+
+@given(_near_canonical_texts() | tapievent_texts())
+def test_fast_parse_agrees_with_the_general_parser(text: str) -> None:
+    slow = _slow_parse(text)
+    fast = grammar._fast_parse(text)
+    if fast is not None:
+        # The fast path only ever answers with a value, never with an error.
+        assert fast == slow
+    assert _public_parse(text) == slow  # cache or not, fast path or not
+    assert _public_parse(text) == slow  # a second time, from the cache when cached
+
+
+@given(tapi_events())
+def test_fast_parse_takes_the_canonical_shapes(event: TapiEvent) -> None:
+    # Not a vacuous agreement: canonical text of the three common commands
+    # with ASCII names is answered by the fast path.
+    text = grammar.format(event)
+    plain = text.isascii() and "\t" not in text and not text.startswith("[]")
+    common = isinstance(event.command, NewCallCommand | CallStateCommand | HangupCommand)
+    if isinstance(event.command, SetCallerIdCommand):
+        common = True
+    if plain and common:
+        assert grammar._fast_parse(text) == event
+
+
+def test_fast_parse_examples() -> None:
+    assert grammar._fast_parse(
+        "[~1.17&Local/bob&!Local/bobbett] LINE_CALLSTATE LINECALLSTATE_DISCONNECTED BUSY"
+    ) == ev(
+        CallStateCommand(S.DISCONNECTED, int(LineDisconnectMode.BUSY)),
+        TargetSpec("1.17", ("Local/bob",), ("Local/bobbett",)),
+    )
+    assert grammar._fast_parse('SET CALLERID "Alice Caller" <5550100>') == ev(
+        SetCallerIdCommand('"Alice Caller" <5550100>')
+    )
+    # Each of these is left to the general parser (an error, or a shape the
+    # fast path does not try).
+    for text in (
+        "[a&!a] LINE_NEWCALL b",
+        "LINE_CALLSTATE LINECALLSTATE_FOO",
+        "[] LINE_NEWCALL a",
+        "line_newcall a",
+        "LINE_NEWCALL  a",
+        " LINE_NEWCALL a",
+        "LINE_NEWCALL \xe9",
+        "[a&~b] LINE_NEWCALL c",
+        "LINE_CALLSTATE LINECALLSTATE_IDLE 0x100000000",
+    ):
+        assert grammar._fast_parse(text) is None
+
+
+def test_parse_cache_is_bounded() -> None:
+    for n in range(grammar._CACHE_MAX * 2 + 7):
+        assert parse(f"LINE_NEWCALL line{n}") == ev(NewCallCommand(f"line{n}"))
+        assert len(grammar._EVENTS) <= grammar._CACHE_MAX
+        assert len(grammar._FAST_COMMANDS) <= grammar._CACHE_MAX
+    long_line = "x" * (grammar._CACHE_TEXT_MAX + 1)
+    assert parse(f"LINE_NEWCALL {long_line}") == ev(NewCallCommand(long_line))
+    assert f"LINE_NEWCALL {long_line}" not in grammar._EVENTS
+    # Texts naming a call are not kept: they never come back.
+    parse("[~9.9] LINE_CALLSTATE LINECALLSTATE_IDLE")
+    assert "[~9.9] LINE_CALLSTATE LINECALLSTATE_IDLE" not in grammar._EVENTS
+
+
+_HEADER_NAMES = st.sampled_from(
+    [
+        "Event",
+        "Privilege",
+        "Channel",
+        "Uniqueid",
+        "UniqueID",
+        " Uniqueid",
+        "uniqueid ",
+        "DestUniqueid",
+        "Linkedid",
+        "UserEvent",
+        "userevent",
+        "TAPIEVENT",
+        "tapievent",
+        "TAPIEVENT x",
+        "TAPIEVENTX",
+        " TAPIEVENT",
+        "",
+        "Caf\xe9",
+        "ActionID",
+    ]
+)
+
+
+@st.composite
+def _userevent_messages(draw: st.DrawFn) -> Message:
+    """Asterisk 10+ UserEvents, mostly in real layouts, with every kind of oddity."""
+    uid = draw(st.sampled_from(["1795669868.17", " 1.5 ", "", "<null>"]))
+    snapshot = [("Privilege", "user,all"), ("Channel", "Local/300@inbound-rg-00000008;2")]
+    layout = draw(st.sampled_from(["12+", "10/11", "none", "random"]))
+    if layout == "12+":
+        headers = [*snapshot, ("Uniqueid", uid), ("Linkedid", "1.1"), ("UserEvent", "TAPI")]
+    elif layout == "10/11":
+        headers = [*snapshot, ("UserEvent", "TAPI"), ("Uniqueid", uid)]
+    elif layout == "none":
+        headers = [*snapshot, ("UserEvent", draw(st.sampled_from(["TAPI", " tapi", "TAPI|x"])))]
+    else:
+        headers = draw(
+            st.lists(st.tuples(_HEADER_NAMES, st.sampled_from(["TAPI", uid, "x", ""])), max_size=6)
+        )
+    body = [("TAPIEVENT", draw(_near_canonical_texts()))]
+    body += draw(st.lists(st.tuples(_HEADER_NAMES, _near_canonical_texts()), max_size=2))
+    headers += body
+    if draw(st.booleans()):
+        headers.insert(draw(st.integers(0, len(headers))), (draw(_HEADER_NAMES), uid))
+    return Message((("Event", "UserEvent"), *headers))
+
+
+@given(_userevent_messages() | _tapi_shaped)
+def test_fast_extract_agrees_with_the_general_extractor(message: Message) -> None:
+    slow = grammar._general_extract(message, "UserEvent")
+    fast = grammar._fast_extract(message)
+    if fast is not False:
+        assert fast == slow
+        if isinstance(fast, ExtractedEvent):
+            assert fast.frame is message and fast.diagnostics == ()
+    assert extract(message) == slow
+
+
+def test_fast_extract_takes_the_real_layouts() -> None:
+    # Every UserEvent of the Asterisk 22 corpus is answered by the fast path.
+    seen = 0
+    for path in sorted(DATA.glob("*.ami")):
+        for message in _frames(path):
+            if message.get("Event") == "UserEvent" and message.get("UserEvent") == "TAPI":
+                assert grammar._fast_extract(message) == grammar._general_extract(
+                    message, "UserEvent"
+                )
+                assert grammar._fast_extract(message) is not False
+                seen += 1
+    assert seen >= 40
