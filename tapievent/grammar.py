@@ -390,7 +390,7 @@ def _fast_parse(text: str) -> TapiEvent | None:
     else:
         command = SetCallerIdCommand(caller_id)
     if targets is None:
-        return TapiEvent(_NO_SPEC, command)
+        return _checked_event(_NO_SPEC, command)
     unique_id: str | None = None
     parts = targets.split("&")
     if parts[0][0] == "~":
@@ -399,7 +399,30 @@ def _fast_parse(text: str) -> TapiEvent | None:
     exclude = tuple(t[1:] for t in parts if t[0] == "!")
     if include and exclude and not frozenset(include).isdisjoint(exclude):
         return None  # an error: _Parser says which line and where
-    return TapiEvent(TargetSpec(unique_id, include, exclude), command)
+    spec = _new_spec(TargetSpec)
+    _set(spec, "unique_id", unique_id)
+    _set(spec, "include", include)
+    _set(spec, "exclude", exclude)
+    return _checked_event(spec, command)
+
+
+# TargetSpec and TapiEvent validate every field in __init__, character by
+# character, which costs more than the rest of the fast path together. What
+# _FAST matched already satisfies every one of those checks (its token
+# classes are subsets of what model._token_problem and line_problem accept,
+# and disjointness is tested above), so the values are built the way attrs
+# would store them, without running the checks a second time.
+# tests/test_grammar.py runs attrs.validate on every fast-path result.
+_set = object.__setattr__
+_new_spec = TargetSpec.__new__
+_new_event = TapiEvent.__new__
+
+
+def _checked_event(spec: TargetSpec, command: Command) -> TapiEvent:
+    event = _new_event(TapiEvent)
+    _set(event, "spec", spec)
+    _set(event, "command", command)
+    return event
 
 
 def parse(text: str) -> TapiEvent:
@@ -561,35 +584,38 @@ def _fast_extract(message: Message) -> ExtractedEvent | Diagnostic | bool | None
     headers = message.headers
     if not headers:
         return False
-    names, values = zip(*headers, strict=True)
-    folded = "\n".join(names)
-    if not folded.isascii():
+    # "\nname\nname\n...\n": a name is found with one find() and its index
+    # is the number of "\n" before it.
+    joined = "\n" + "\n".join([name for name, _ in headers]) + "\n"
+    if not joined.isascii():
         return False
-    folded = folded.lower()
-    if " " in folded or "\t" in folded or "" in names:
+    folded = joined.lower()
+    if (
+        " " in folded
+        or "\t" in folded
+        or "\n\n" in folded  # a colon-less line (empty name)
+        or folded.count("\n") != len(headers) + 1  # a line break inside a name
+        or folded.count("\ntapievent") != 1
+    ):
         return False
-    lowered = folded.split("\n")
-    if len(lowered) != len(names) or ("\n" + folded).count("\ntapievent") != 1:
+    body_at = folded.find("\ntapievent\n")
+    userevent_at = folded.find("\nuserevent\n")
+    if body_at < 0 or userevent_at < 0:
         return False
-    try:
-        body_index = lowered.index("tapievent")
-        userevent_index = lowered.index("userevent")
-    except ValueError:
-        return False
-    name = values[userevent_index]
+    userevent_index = folded.count("\n", 0, userevent_at)
+    name = headers[userevent_index][1]
     if name != "TAPI" and name.strip(_WSP).lower() != "tapi":
         return False
     header_key = None
-    try:
-        chosen = lowered.index("uniqueid")
-    except ValueError:
-        chosen = -1
-    if chosen > userevent_index:
-        after = lowered[userevent_index + 1 : userevent_index + 2]
-        chosen = userevent_index + 1 if after == ["uniqueid"] else -1
-    if chosen >= 0:
-        header_key = values[chosen].strip(_WSP) or None
-    text = values[body_index]
+    uniqueid_at = folded.find("\nuniqueid\n")
+    if uniqueid_at > userevent_at:
+        # Only right after UserEvent: (10/11) counts once past it.
+        uniqueid_at = (
+            userevent_at + 10 if folded.startswith("uniqueid\n", userevent_at + 11) else -1
+        )
+    if uniqueid_at >= 0:
+        header_key = headers[folded.count("\n", 0, uniqueid_at)][1].strip(_WSP) or None
+    text = headers[folded.count("\n", 0, body_at)][1]
     if not text.strip(_WSP):
         return Diagnostic("empty-body", _EMPTY_BODY, header_key, message)
     try:

@@ -400,7 +400,7 @@ class CallTracker:
         so that tests and other front ends can drive the tracker with values.
         The extractor's own diagnostics come first in the result.
         """
-        out: list[OutputEvent] = list(event.diagnostics)
+        out: list[OutputEvent] = list(event.diagnostics) if event.diagnostics else []
         command = event.event.command
         method = _COMMANDS.get(type(command), CallTracker._cmd_unknown)
         method(self, event, out)
@@ -861,6 +861,8 @@ class CallTracker:
                 self._channel_unknown -= 1
 
     def _on_var_set_and_channel(self, message: Message) -> list[OutputEvent]:
+        if not self._by_origination and not self._channel_unknown:
+            return []  # the common case: nothing to learn from a VarSet
         out = self._on_var_set(message)
         if self._channel_unknown:
             self._learn_channel(message)

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import asterisk_args as ast_model
+import attrs
 import pytest
 from docs_examples import run_python_blocks
 from hypothesis import assume, given
@@ -1102,8 +1103,12 @@ def test_fast_parse_agrees_with_the_general_parser(text: str) -> None:
     slow = _slow_parse(text)
     fast = grammar._fast_parse(text)
     if fast is not None:
-        # The fast path only ever answers with a value, never with an error.
+        # The fast path only ever answers with a value, never with an error,
+        # and that value passes every check of the model's constructors.
         assert fast == slow
+        attrs.validate(fast)
+        attrs.validate(fast.spec)
+        attrs.validate(fast.command)
     assert _public_parse(text) == slow  # cache or not, fast path or not
     assert _public_parse(text) == slow  # a second time, from the cache when cached
 
