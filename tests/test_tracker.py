@@ -342,6 +342,31 @@ def test_hangup_header_spelling_is_case_insensitive() -> None:
     assert out[1:] == [CallState("a", "k", IDLE, synthesized=True)]
 
 
+def test_event_names_dispatch_in_any_spelling_and_the_memo_stays_bounded() -> None:
+    # handle() memoises how each Event spelling dispatches; flooding it with
+    # names (a server can send any) never grows it past its bound, and the
+    # spellings that matter keep working after it has been reset.
+    from tapievent import tracker as tracker_module
+
+    t = CallTracker()
+    for n in range(tracker_module._DISPATCH_MAX * 2 + 3):
+        assert t.handle(ami(("Event", f"Custom{n}"), ("Uniqueid", "k"))) == []
+        assert len(tracker_module._DISPATCH) <= tracker_module._DISPATCH_MAX
+    for spelling in ("Hangup", "hangup", " HANGUP\t"):
+        t.handle_tapi(newcall("a", "k"))
+        out = t.handle(ami(("Event", spelling), ("Uniqueid", "k")))
+        assert out[1:] == [CallState("a", "k", IDLE, synthesized=True)], spelling
+    for spelling in ("UserEvent", "userevent", "USEREVENT"):
+        message = ami(
+            ("Event", spelling),
+            ("Uniqueid", "k2"),
+            ("UserEvent", "TAPI"),
+            ("TAPIEVENT", "LINE_NEWCALL b"),
+        )
+        assert t.handle(message) == [NewCall("b", "k2", LineCallOrigin.UNKNOWN, None)], spelling
+        t.handle_tapi(state(IDLE, "k2"))
+
+
 def test_reconcile_ends_calls_that_are_not_live() -> None:
     t = CallTracker()
     for key in ("k1", "k2", "k3"):
