@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Final
+from typing import Final, NamedTuple
 
 import attrs
 
@@ -96,10 +96,20 @@ class Banner:
 
 
 _ASCII_LOWER: Final = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-_BLANKS: Final = (b" ", b"\t")
-# get(name) -> b"\n" + folded name, for the few dozen names a program asks
-# for; bounded so that arbitrary names cannot grow it without limit.
-_NEEDLES: dict[str, bytes] = {}
+
+
+class _Needles(NamedTuple):
+    """What ``Message.get`` searches for one query name (see ``_needles``)."""
+
+    exact: bytes  # name + b":" when a frame starting with it answers, else b""
+    first: re.Pattern[bytes] | None  # matches a first line with this name
+    search: re.Pattern[bytes] | None  # finds a later line with this name
+    joined: str  # "\n" + folded name + "\n" in Message._names, "" if unmatchable
+
+
+# get(name) -> its needles, for the few dozen names a program asks for;
+# bounded so that arbitrary names cannot grow it without limit.
+_NEEDLES: dict[str, _Needles] = {}
 _NEEDLES_MAX: Final = 512
 
 
@@ -111,20 +121,31 @@ def _fold(name: str) -> str:
     return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
-def _needle(name: str) -> bytes:
-    # b"" when a raw search cannot answer: no real header has an empty name
-    # (colon-less lines do), a colon or a line break in its name.
+def _needles(name: str) -> _Needles:
     key = _fold(name)
-    needle = b""
-    if key and ":" not in key and "\n" not in key:
-        try:
-            needle = b"\n" + key.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            needle = b""
+    try:
+        exact = name.encode("utf-8", "surrogateescape")
+        folded = key.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        exact = folded = b""
+    # A frame whose first line starts with ``name:`` has it as its first
+    # header, unless the name holds a colon (the name ends at the first
+    # one) or a line break.
+    exact = b"" if not exact or b":" in exact or b"\n" in exact else exact + b":"
+    # A header line of this name: blanks, the name, blanks, ":" (the name
+    # ends at the first colon, blanks around it do not count). A bytes
+    # pattern ignores the case of ASCII letters only, as _fold does. Not
+    # for the empty name, which colon-less lines have too.
+    first = search = None
+    if folded and b":" not in folded and b"\n" not in folded:
+        line = b"[ \t]*" + re.escape(folded) + b"[ \t]*:"
+        first = re.compile(line, re.IGNORECASE)
+        search = re.compile(b"\n" + line, re.IGNORECASE)
+    needles = _Needles(exact, first, search, "" if "\n" in key else "\n" + key + "\n")
     if len(_NEEDLES) >= _NEEDLES_MAX:
         _NEEDLES.clear()
-    _NEEDLES[name] = needle
-    return needle
+    _NEEDLES[name] = needles
+    return needles
 
 
 @attrs.frozen(slots=True, eq=True)
@@ -144,32 +165,38 @@ class Message:
 
     headers: tuple[tuple[str, str], ...]
     output: str | None = None
-    # Case-folded name -> first value, built on the first lookup that cannot
-    # use the raw text. A tracker asks several headers of every message;
-    # scanning and folding every name each time would cost more than
-    # decoding the frame did.
-    _index: dict[str, str] | None = attrs.field(
+    # For lookups on messages built from pairs, built on the first lookup
+    # the first header cannot answer: every name, ASCII-folded, between
+    # "\n"s ("\nevent\nprivilege\n...\n"), so one find() locates the first
+    # header of a name and counting the "\n" before it gives its index; or
+    # a dict (folded name -> first value) when a name holds a line break or
+    # blanks at its edges. Decoded messages search their bytes instead.
+    _names: str | dict[str, str] | None = attrs.field(
         default=None, init=False, eq=False, repr=False, hash=False
     )
-    # Decoded messages start as their frame's bytes: splitting every line
-    # into (name, value) pairs costs more than finding the frame, and most
-    # consumers read a handful of headers of most messages. ``headers`` is
-    # built from it on first access (see __getattr__); ``get`` answers from
-    # it directly when that is provably the same answer (see _searchable).
+    # Decoded messages start as their frame's bytes up to the LF that ends
+    # its last line (excluded; a CR before it is not): splitting
+    # every line into (name, value) pairs costs more than finding the
+    # frame, and most consumers read a handful of headers of most messages.
+    # ``headers`` is built from it on first access (see __getattr__); ``get``
+    # answers from it directly, with the same answer.
     _raw: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False, hash=False)
-    # b"\n" + the ASCII-lower-cased raw bytes when a plain substring search
-    # gives exactly the header rules' answer, b"" when it does not, None
-    # before the first lookup.
-    _search: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False, hash=False)
 
-    def __getattr__(self, name: str) -> tuple[tuple[str, str], ...]:
-        # Only reached when a slot is unset: the lazily parsed headers.
-        if name == "headers":
-            raw = object.__getattribute__(self, "_raw")
-            if raw is not None:
-                headers = tuple(_parse_text(raw.decode("utf-8", "surrogateescape")))
+    def __getattr__(self, name: str) -> tuple[tuple[str, str], ...] | None:
+        # Only reached when a slot is unset, which only decoded messages
+        # have: ``headers`` until first read, parsed then; ``output`` and
+        # ``_names``, None for them (two slot writes less per frame).
+        raw = object.__getattribute__(self, "_raw")
+        if raw is not None:
+            if name == "headers":
+                text = raw.decode("utf-8", "surrogateescape")
+                if text[-1:] == "\r":
+                    text = text[:-1]
+                headers = _parse_headers(text)
                 _setattr(self, "headers", headers)
                 return headers
+            if name == "output" or name == "_names":
+                return None
         raise AttributeError(name)
 
     @classmethod
@@ -177,64 +204,77 @@ class Message:
         """Build a message from ``(name, value)`` pairs, mainly for tests and fake servers."""
         return cls(tuple(pairs), output)
 
-    def _lookup(self) -> dict[str, str]:
-        index = self._index
-        if index is None:
-            index = {}
-            for n, v in self.headers:
-                key = _fold(n)
-                if key not in index:
-                    index[key] = v
-            _setattr(self, "_index", index)
-        return index
-
-    def _searchable(self, raw: bytes) -> bytes:
-        # A line's header name is the text before its first colon, blanks
-        # (space, tab) stripped, compared ignoring ASCII case. When no line
-        # starts with a blank, a line whose name is ``key`` is exactly one
-        # that starts with ``key``, then optional blanks, then ":"; and
-        # bytes.lower() folds ASCII only, keeping every offset. So a search
-        # in the folded bytes finds the first header of a name.
-        search = b""
-        if raw[:1] not in _BLANKS and b"\n " not in raw and b"\n\t" not in raw:
-            search = b"\n" + raw.lower()
-        _setattr(self, "_search", search)
-        return search
-
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (case-insensitive), else ``default``."""
-        if self._index is None:
-            raw = self._raw
-            if raw is not None:
-                search = self._search
-                if search is None:
-                    search = self._searchable(raw)
-                needle = _NEEDLES.get(name)
-                if needle is None:
-                    needle = _needle(name)
-                if search and needle:
-                    # search[at] is the "\n" before the line; search is one
-                    # byte ahead of raw, so raw[at + len(needle) - 1] is
-                    # the byte right after the name.
-                    at = search.find(needle)
-                    while at >= 0:
-                        # Never past the end: raw ends with "\n", the name
-                        # does not.
-                        i = at + len(needle) - 1
-                        c = raw[i]
-                        while c == 32 or c == 9:
-                            i += 1
-                            c = raw[i]
-                        if c == 58:  # ":"
-                            end = raw.index(b"\n", i)
-                            if raw[end - 1] == 13:
-                                end -= 1
-                            i += 2 if raw[i + 1] == 32 else 1
-                            return raw[i:end].decode("utf-8", "surrogateescape")
-                        at = search.find(needle, at + 1)
-                    return default
-        index = self._index if self._index is not None else self._lookup()
-        return index.get(_fold(name), default)
+        needles = _NEEDLES.get(name)
+        if needles is None:
+            needles = _needles(name)
+        raw = self._raw
+        if raw is None:
+            return self._get_parsed(name, needles.joined, default)
+        exact = needles.exact
+        if exact and raw.startswith(exact):
+            # The first line is ``name:``: Asterisk writes Event:/Response:
+            # first and callers spell them the same way, so the commonest
+            # lookup needs neither folding nor searching.
+            i = len(exact)
+        else:
+            first, search = needles.first, needles.search
+            if first is None or search is None:
+                return self._get_parsed(name, needles.joined, default)
+            found = first.match(raw) or search.search(raw)
+            if found is None:
+                return default
+            i = found.end()
+        # The value: after the colon and one space, up to the end of the
+        # line, which loses one CR before its LF.
+        end = raw.find(b"\n", i - 1)
+        if end < 0:
+            end = len(raw)
+        if end > i and raw[end - 1] == 13:
+            end -= 1
+        if i < end and raw[i] == 32:
+            i += 1
+        return raw[i:end].decode("utf-8", "surrogateescape")
+
+    def _get_parsed(self, name: str, needle: str, default: str | None) -> str | None:
+        # The lookup on the (name, value) pairs.
+        headers = self.headers
+        if headers:
+            first = headers[0]
+            if first[0] == name:
+                return first[1]
+        names = self._names
+        if names is None:
+            names = self._fold_names()
+        if isinstance(names, dict):
+            return names.get(_fold(name), default)
+        at = names.find(needle) if needle else -1
+        if at < 0:
+            return default
+        return headers[names.count("\n", 0, at)][1]
+
+    def _fold_names(self) -> str | dict[str, str]:
+        headers = self.headers
+        joined = "\n" + "\n".join([n for n, _ in headers]) + "\n"
+        names: str | dict[str, str]
+        if (
+            joined.count("\n") == len(headers) + 1
+            and " \n" not in joined
+            and "\n " not in joined
+            and "\t\n" not in joined
+            and "\n\t" not in joined
+        ):
+            names = joined.lower() if joined.isascii() else joined.translate(_ASCII_LOWER)
+        else:
+            # Also taken by a message without headers ("\n\n" would match
+            # the empty name).
+            names = {}
+            for n, v in headers:
+                names.setdefault(_fold(n), v)
+        if self._raw is None:
+            _setattr(self, "_names", names)
+        return names
 
     def get_all(self, name: str) -> tuple[str, ...]:
         """Every value of header ``name`` in wire order."""
@@ -260,12 +300,15 @@ class Message:
         event (ami-versions.md 3.4): classifying by ``Event:`` first keeps it
         from completing a pending action.
         """
-        return "Event" in self
+        raw = self._raw
+        if raw is not None and raw.startswith(b"Event:"):
+            return True  # as Asterisk writes every event
+        return self.get("Event") is not None
 
     @property
     def is_response(self) -> bool:
         """True for a reply to an action: ``Response:`` without ``Event:``."""
-        return not self.is_event and "Response" in self
+        return self.get("Event") is None and self.get("Response") is not None
 
     @property
     def event(self) -> str | None:
@@ -309,7 +352,7 @@ _setattr = object.__setattr__
 _new_message = Message.__new__
 
 
-def _make_message(headers: tuple[tuple[str, str], ...], output: str | None) -> Message:
+def _make_message(headers: tuple[tuple[str, str], ...], output: str | None = None) -> Message:
     # The decoder builds hundreds of thousands of messages per second; going
     # through attrs' generated __init__ (frozen: one guarded setattr per
     # field) costs more than building the message. The values are exactly
@@ -317,19 +360,16 @@ def _make_message(headers: tuple[tuple[str, str], ...], output: str | None) -> M
     message = _new_message(Message)
     _setattr(message, "headers", headers)
     _setattr(message, "output", output)
-    _setattr(message, "_index", None)
+    _setattr(message, "_names", None)
     _setattr(message, "_raw", None)
-    _setattr(message, "_search", None)
     return message
 
 
 def _make_lazy_message(raw: bytes) -> Message:
-    # ``headers`` stays unset until first read (Message.__getattr__).
+    # ``headers`` stays unset until first read; ``output`` and ``_names``
+    # read as None (Message.__getattr__).
     message = _new_message(Message)
-    _setattr(message, "output", None)
-    _setattr(message, "_index", None)
     _setattr(message, "_raw", raw)
-    _setattr(message, "_search", None)
     return message
 
 
@@ -436,6 +476,9 @@ _FOLLOWS_LINE: Final = b"response: follows\r\n"
 _MARKER: Final = b"--END COMMAND--"
 _MARKER_TEXT: Final = _MARKER.decode("ascii")
 _MARKER_LEN: Final = len(_MARKER)
+# Most bytes one batch of frames is cut from (see AMIDecoder): bounds the
+# frames decoded ahead of the caller when a large block arrives at once.
+_BATCH_BYTES: Final = 32 * 1024
 
 # Decoder modes.
 _START: Final = 0  # nothing decided yet: a banner may come
@@ -451,9 +494,9 @@ _FOLLOWS: Final = 2
 
 
 def _split_line(line: str) -> tuple[str, str]:
-    # The general rule, for frames with bare LF or stray CR: name up to the
-    # first colon, blanks around it stripped; exactly one space after the
-    # colon removed, the rest verbatim; no colon -> empty name, line kept.
+    # The general rule: name up to the first colon, blanks around it
+    # stripped; exactly one space after the colon removed, the rest
+    # verbatim; no colon -> empty name, line kept.
     name, sep, value = line.partition(":")
     if not sep:
         return ("", line)
@@ -462,23 +505,60 @@ def _split_line(line: str) -> tuple[str, str]:
     return (name.strip(" \t"), value)
 
 
-def _parse_text(text: str) -> list[tuple[str, str]]:
-    """The headers of a frame's text (every line ends in "\\n", most in "\\r\\n")."""
-    if text.count("\r") == text.count("\r\n") == text.count("\n"):
-        lines = text[:-2].split("\r\n")
-    else:
-        # Bare LF or mixed: each line loses one "\r" before its "\n".
-        lines = [line[:-1] if line[-1:] == "\r" else line for line in text[:-1].split("\n")]
-    pairs = []
+def _parse_lines(text: str) -> tuple[tuple[str, str], ...]:
+    """The headers of a frame's text without its last line ending, line by line.
+
+    Lines end in "\n", most in "\r\n"; each loses one "\r" before its
+    "\n" (a stray CR elsewhere is kept). The general rule of
+    :func:`_split_line`, inlined: this is the path of every frame that
+    :func:`_fast_headers` declines.
+    """
+    lines = text.split("\r\n")
+    if text.count("\n") != len(lines) - 1:  # bare LF endings
+        lines = [line[:-1] if line[-1:] == "\r" else line for line in (text + "\r").split("\n")]
+    pairs: list[tuple[str, str]] = []
+    append = pairs.append
     for line in lines:
         name, sep, value = line.partition(":")
-        if not sep:
-            pairs.append(("", line))
-            continue
-        if value[:1] == " ":
-            value = value[1:]
-        pairs.append((name.strip(" \t"), value))
-    return pairs
+        if sep:
+            append((name.strip(" \t"), value[1:] if value[:1] == " " else value))
+        else:
+            append(("", line))
+    return tuple(pairs)
+
+
+def _parse_headers(text: str) -> tuple[tuple[str, str], ...]:
+    """The headers of a frame's text without its last line ending."""
+    return _fast_headers(text) or _parse_lines(text)
+
+
+def _fast_headers(text: str) -> tuple[tuple[str, str], ...] | None:
+    """The headers of the usual frame, or ``None`` when the text is not one.
+
+    The usual frame (CRLF endings, every line ``Name: value`` with a name
+    free of blanks and colons and a value without ": ") is split with two
+    C-level string operations instead of a Python loop over its lines: each
+    CRLF becomes ": \n: " and the result is split on ": ", which gives
+    name, value, "\n", name, value, ... Every "\n" piece comes from a
+    CRLF, so when the pieces are exactly that pattern (checked below) each
+    line held exactly one ": " and the pairs are the ones the general rule
+    (:func:`_split_line`) gives. ``None`` for anything else (then use
+    :func:`_parse_lines`), in particular for text with a bare LF, an empty
+    line or no line at all.
+    """
+    marked = text.replace("\r\n", ": \n: ")
+    breaks = (len(marked) - len(text)) // 3
+    pieces = marked.split(": ")
+    if (
+        len(pieces) == 3 * breaks + 2
+        and text.count("\n") == breaks  # no bare LF
+        and pieces[2::3].count("\n") == breaks
+    ):
+        names = pieces[0::3]
+        joined = "".join(names)
+        if ":" not in joined and " " not in joined and "\t" not in joined:
+            return tuple(zip(names, pieces[1::3], strict=False))  # same lengths
+    return None
 
 
 def _parse_version(text: str) -> tuple[int, ...]:
@@ -531,6 +611,13 @@ class AMIDecoder:
 
     Work is O(bytes received) however the data is chunked: every search
     resumes where the previous one stopped.
+
+    Frames are decoded in batches: once one frame is complete, every other
+    complete CRLF frame already received (up to ``_BATCH_BYTES``) is split
+    off and parsed in the same call, with string operations that run in C,
+    and handed out one per ``next_frame`` call. A frame the batch cannot
+    vouch for (bare LF, a blank-line run, a ``Follows`` body, a limit) ends
+    the batch, and the frame-by-frame path takes it from there.
     """
 
     def __init__(
@@ -560,6 +647,12 @@ class AMIDecoder:
         # Bytes handed to find()/count() while searching for frame and line
         # ends. Tests use it to prove the 1-byte-read path is linear.
         self._examined = 0
+        # Decoded frames not yet returned, last one first (pop() is O(1)).
+        # Each came from its raw bytes followed by "\n\r\n".
+        self._ready: list[Message] = []
+        # Stream offset up to which the last batch searched: no batch starts
+        # before it, so no byte is searched twice by batches.
+        self._batched = 0
 
     # -- public API ---------------------------------------------------------
 
@@ -576,7 +669,8 @@ class AMIDecoder:
     @property
     def offset(self) -> int:
         """Stream offset of the first byte not yet returned as part of a frame."""
-        return self._base + self._pos
+        pending = sum(len(message._raw or b"") + 3 for message in self._ready)
+        return self._base + self._pos - pending
 
     @property
     def buffered(self) -> int:
@@ -606,6 +700,9 @@ class AMIDecoder:
         (skipped; call again) and :class:`TruncatedFrame` for a frame cut by
         the end of the stream.
         """
+        ready = self._ready
+        if ready:
+            return ready.pop()
         mode = self._mode
         if mode == _FRAMES:
             return self._next_message()
@@ -800,6 +897,10 @@ class AMIDecoder:
                 j = buf.find(b"\n\n", scan, i + 1)
                 self._examined += i + 3 - scan
                 if j < 0:
+                    if self._base + i + 3 >= self._batched:
+                        message = self._batch(buf, pos, i, n)
+                        if message is not None:
+                            return message
                     end, nxt = i + 1, i + 3
                 else:
                     end, nxt = j + 1, j + 2
@@ -876,7 +977,76 @@ class AMIDecoder:
         lfs = buf.count(b"\n", pos, end)
         if lfs > self.max_headers:
             self._check_headers(buf, pos, lfs)
-        return _make_lazy_message(bytes(buf[pos:end]))
+        return _make_lazy_message(bytes(buf[pos : end - 1]))
+
+    def _batch(self, buf: bytearray, pos: int, k: int, n: int) -> Message | None:
+        """The frame at ``pos``, keeping the complete frames after it in ``_ready``.
+
+        ``buf[k:k + 3]`` is the "\n\r\n" that ends the frame at ``pos``, as
+        the caller found it. One ``split`` cuts the frames that follow (up
+        to ``_BATCH_BYTES``) when it provably cuts them where the general
+        rules would; frames are checked against the limits one by one, and
+        the first that might break one ends the batch. Returns ``None``
+        when the first frame itself might: the caller's path reports it.
+        """
+        max_size = min(self.max_frame_bytes - 1, self.max_line_bytes)
+        max_headers = self.max_headers
+        # A frame of ``size`` bytes before its last LF, with no empty line
+        # (no "\n\n" or "\n\r\n" in it), has at most (size + 2) // 2 lines:
+        # count them only when that could exceed the limit.
+        if k - pos > max_size or (
+            k - pos >= 2 * max_headers - 1 and buf.count(b"\n", pos, k) >= max_headers
+        ):
+            return None
+        first = _make_lazy_message(bytes(buf[pos:k]))
+        start = k + 3
+        stop = min(n, start + _BATCH_BYTES)
+        last = buf.rfind(b"\n\r\n", start, stop)
+        self._batched = self._base + stop
+        self._examined += stop - k
+        self._pos = self._scan = start
+        self._kind = _UNDECIDED
+        if last < 0:
+            return first
+        self._examined += 2 * (last - start)  # split() and the "\n\n" search
+        region = bytes(memoryview(buf)[start:last])
+        # The general rules end a frame at the first "\n\r\n" or "\n\n",
+        # then skip blank lines: split() cuts where they would when there
+        # is no "\n\n" (checked here, and at the ends of each piece), no
+        # frame starts with a blank line (a piece starting with CR or LF)
+        # and none ends with one (a piece ending with "\n\r": the blank
+        # line ended the frame before this separator).
+        if b"\n\n" in region:
+            return first
+        ready: list[Message] = []
+        append = ready.append
+        many_lines = 2 * max_headers - 1
+        pieces = region.split(b"\n\r\n")
+        for piece in pieces:
+            size = len(piece)
+            if (
+                not size
+                or size > max_size
+                or (size >= many_lines and piece.count(b"\n") >= max_headers)
+            ):
+                break  # a blank-line run, or a frame that may break a limit
+            c = piece[0]
+            e = piece[-1]
+            if c == 10 or c == 13 or e == 10 or (e == 13 and size > 1 and piece[-2] == 10):
+                break  # starts with a blank line or ends after one
+            if (c == 82 or c == 114) and piece[:17].lower() == b"response: follows":
+                break  # a legacy Command reply: its body has its own end
+            message = _new_message(Message)
+            _setattr(message, "_raw", piece)
+            append(message)
+        else:
+            self._pos = self._scan = last + 3
+        if ready:
+            if len(ready) < len(pieces):
+                self._pos = self._scan = start + sum(len(p) + 3 for p in pieces[: len(ready)])
+            ready.reverse()
+            self._ready = ready
+        return first
 
     def _build_follows(self, buf: bytearray, pos: int, end: int) -> Message:
         length = end - pos
