@@ -2,10 +2,12 @@
 
 Run: ``python benchmarks/bench_codec.py [--frames N] [--repeat R]``.
 
-Three decoder figures: frames only (headers are split lazily, on first
+Four decoder figures: frames only (headers are split lazily, on first
 use), frames plus ``is_event`` and one ``get`` per message (what every
-consumer does; answered from the frame text without splitting it), and
-frames with every ``(name, value)`` tuple built (the eager equivalent).
+consumer does; answered from the frame bytes without splitting them),
+frames plus ``get("Event")`` and three more lookups per event (what a
+tracker does), and frames with every ``(name, value)`` tuple built (the
+eager equivalent, the full decode).
 
 The floor is the least a decoder can do in Python: ``bytes.split`` on the
 blank line plus a dict per frame, with no limits, no bare-LF handling, no
@@ -61,6 +63,22 @@ def decode_and_classify(chunks: list[bytes]) -> int:
         while (frame := next_frame()) is not NEED_DATA:
             if isinstance(frame, Message) and frame.is_event:
                 frame.get("Uniqueid")
+            count += 1
+    return count
+
+
+def decode_and_look_up(chunks: list[bytes]) -> int:
+    """Decode, ask every message ``Event``, and three more headers of each event."""
+    decoder = AMIDecoder()
+    receive, next_frame = decoder.receive_data, decoder.next_frame
+    count = 0
+    for chunk in chunks:
+        receive(chunk)
+        while (frame := next_frame()) is not NEED_DATA:
+            if isinstance(frame, Message) and frame.get("Event") is not None:
+                frame.get("Uniqueid")
+                frame.get("Channel")
+                frame.get("Linkedid")
             count += 1
     return count
 
@@ -139,6 +157,7 @@ def main() -> None:
         ("floor: split + dict", t_floor, n_floor),
         ("AMIDecoder frames", *best_of(args.repeat, decode_tapievent, chunks)),
         ("+ is_event, Uniqueid", *best_of(args.repeat, decode_and_classify, chunks)),
+        ("+ Event and 3 gets", *best_of(args.repeat, decode_and_look_up, chunks)),
         ("+ all header tuples", *best_of(args.repeat, decode_all_headers, chunks)),
     ]
     for label, t, n in runs:

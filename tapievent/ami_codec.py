@@ -612,12 +612,13 @@ class AMIDecoder:
     Work is O(bytes received) however the data is chunked: every search
     resumes where the previous one stopped.
 
-    Frames are decoded in batches: once one frame is complete, every other
-    complete CRLF frame already received (up to ``_BATCH_BYTES``) is split
-    off and parsed in the same call, with string operations that run in C,
-    and handed out one per ``next_frame`` call. A frame the batch cannot
-    vouch for (bare LF, a blank-line run, a ``Follows`` body, a limit) ends
-    the batch, and the frame-by-frame path takes it from there.
+    Frames are cut in batches: once one frame is complete, the complete
+    frames received after it (up to ``_BATCH_BYTES``) are cut with one
+    ``split`` in the same call and handed out one per ``next_frame`` call.
+    A frame the batch cannot vouch for (a bare-LF blank line, a blank-line
+    run, a ``Follows`` body, a possible limit breach) ends the batch, and
+    the frame-by-frame path takes it from there. A message keeps its
+    frame's bytes; its ``(name, value)`` pairs are split on first use.
     """
 
     def __init__(

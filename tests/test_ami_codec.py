@@ -418,6 +418,88 @@ def test_one_byte_reads_are_linear_no_rescanning() -> None:
         assert dec._examined <= 12 * len(frame), (size, dec._examined / len(frame))
 
 
+def test_one_large_read_of_frames_that_end_every_batch_is_linear() -> None:
+    # Frames received together are cut in batches; a frame the batch cannot
+    # vouch for (here a bare-LF blank line) ends it. The frames after it must
+    # not be searched again by every later batch.
+    for count in (100, 3000):
+        stream = (b"Event: A\r\nUniqueid: 1\r\n\r\n" + b"Event: B\n\n") * count
+        dec = AMIDecoder()
+        dec.receive_data(stream)
+        frames = []
+        while (frame := dec.next_frame()) is not NEED_DATA:
+            frames.append(frame)
+        assert [m.get("Event") for m in frames if isinstance(m, Message)] == ["A", "B"] * count
+        assert dec._examined <= 12 * len(stream), (count, dec._examined / len(stream))
+
+
+_FRAMING_TOKENS = st.sampled_from(
+    [
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"\r\n\r\n",
+        b"\n\r\n",
+        b"\r\n\r\n\r\n",
+        b"Event: X",
+        b"Uniqueid: 7",
+        b"A: 1",
+        b": ",
+        b":",
+        b" ",
+        b"x",
+        b"\xff",
+        b"Response: Follows\r\n",
+        b"response: follows",
+        b"--END COMMAND--",
+    ]
+)
+
+
+def decode_with_offsets(data: bytes, sizes: Sequence[int], **limits: int) -> list[object]:
+    """Frames, errors and the decoder's ``offset`` after each, for reads of ``sizes``."""
+    dec = AMIDecoder(**limits)
+    out: list[object] = []
+
+    def pull() -> None:
+        while True:
+            try:
+                frame = dec.next_frame()
+            except (LimitExceeded, TruncatedFrame) as exc:
+                out.append((type(exc).__name__, exc.offset, str(exc)))
+                continue
+            if frame is NEED_DATA:
+                return
+            out.append((frame, dec.offset))
+
+    for i in range(0, len(data), sizes[0]):
+        dec.receive_data(data[i : i + sizes[0]])
+        pull()
+    dec.receive_eof()
+    pull()
+    return out
+
+
+@given(
+    st.lists(_FRAMING_TOKENS, max_size=60).map(b"".join),
+    st.integers(1, 6),
+    st.integers(1, 80),
+)
+def test_batched_frames_equal_frames_cut_one_by_one(
+    data: bytes, max_headers: int, max_line: int
+) -> None:
+    # Received at once, frames are cut in batches; one byte per read, one by
+    # one. Blank-line runs, bare LFs, stray CRs, Follows replies and limits
+    # must give the same frames, errors and offsets either way.
+    for limits in (
+        {"max_headers": max_headers, "max_line_bytes": max_line, "max_frame_bytes": 3 * max_line},
+        {},
+    ):
+        whole = decode_with_offsets(data, [max(len(data), 1)], **limits)
+        assert decode_with_offsets(data, [1], **limits) == whole
+        assert decode_with_offsets(data, [7], **limits) == whole
+
+
 # -- encoders -------------------------------------------------------------------
 
 
