@@ -31,3 +31,14 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 
 def test_readme_python_example_runs(tmp_path: Path) -> None:
     assert run_python_blocks("../README.md", tmp_path) == 1
+
+
+def test_every_docs_page_with_python_examples_is_run_by_a_test() -> None:
+    # The docs promise that every example runs in the suite: a new page with
+    # python blocks must be wired to run_python_blocks (or its own runner).
+    tests_text = "\n".join(
+        p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py")
+    )
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        if "```python" in page.read_text(encoding="utf-8"):
+            assert f'"{page.name}"' in tests_text, f"no test runs the examples of {page.name}"
