@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 # Benchmark the checkout's code, and find ami_stream next to this file.
@@ -33,24 +32,9 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from ami_stream import generate_stream  # noqa: E402
+from harness import READ, best_of, chunked, decode_frames, floor  # noqa: E402
 
 from tapievent import NEED_DATA, AMIDecoder, Message  # noqa: E402
-
-READ = 4096
-
-
-def decode_tapievent(chunks: list[bytes]) -> int:
-    decoder = AMIDecoder()
-    receive, next_frame = decoder.receive_data, decoder.next_frame
-    count = 0
-    for chunk in chunks:
-        receive(chunk)
-        while next_frame() is not NEED_DATA:
-            count += 1
-    decoder.receive_eof()
-    while next_frame() is not NEED_DATA:
-        count += 1
-    return count
 
 
 def decode_and_classify(chunks: list[bytes]) -> int:
@@ -97,34 +81,6 @@ def decode_all_headers(chunks: list[bytes]) -> int:
     return count
 
 
-def decode_floor(chunks: list[bytes]) -> int:
-    buf = b""
-    count = 0
-    for chunk in chunks:
-        buf += chunk
-        parts = buf.split(b"\r\n\r\n")
-        buf = parts.pop()
-        for part in parts:
-            frame = {}
-            for line in part.decode("utf-8", "surrogateescape").split("\r\n"):
-                name, _, value = line.partition(": ")
-                frame[name] = value
-            count += 1
-    return count
-
-
-def best_of(
-    repeat: int, func: Callable[[list[bytes]], int], chunks: list[bytes]
-) -> tuple[float, int]:
-    best = float("inf")
-    count = 0
-    for _ in range(repeat):
-        start = time.perf_counter()
-        count = func(chunks)
-        best = min(best, time.perf_counter() - start)
-    return best, count
-
-
 def one_byte_cost(size: int) -> float:
     """Nanoseconds per byte to decode one ``size``-byte frame fed a byte at a time."""
     line = b"Output: " + b"x" * 56 + b"\r\n"
@@ -146,16 +102,16 @@ def main() -> None:
     args = parser.parse_args()
 
     data = generate_stream(args.frames)
-    chunks = [data[i : i + READ] for i in range(0, len(data), READ)]
+    chunks = chunked(data)
     mb = len(data) / 1e6
     print(f"stream: {args.frames} frames, {mb:.1f} MB, {len(chunks)} reads of {READ} bytes")
     print(f"python {sys.version.split()[0]}, best of {args.repeat}")
 
-    t_floor, n_floor = best_of(args.repeat, decode_floor, chunks)
+    t_floor, n_floor = best_of(args.repeat, floor, chunks)
     floor_rate = n_floor / t_floor
     runs = [
         ("floor: split + dict", t_floor, n_floor),
-        ("AMIDecoder frames", *best_of(args.repeat, decode_tapievent, chunks)),
+        ("AMIDecoder frames", *best_of(args.repeat, decode_frames, chunks)),
         ("+ is_event, Uniqueid", *best_of(args.repeat, decode_and_classify, chunks)),
         ("+ Event and 3 gets", *best_of(args.repeat, decode_and_look_up, chunks)),
         ("+ all header tuples", *best_of(args.repeat, decode_all_headers, chunks)),

@@ -31,7 +31,7 @@ import gc
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 # Benchmark the checkout's code, and find ami_stream next to this file.
@@ -39,29 +39,11 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from ami_stream import CAPTURE, MIXES, generate_stream, mix_counts  # noqa: E402
+from harness import READ, best_of, chunked, decode_frames, floor  # noqa: E402
 
 from tapievent import NEED_DATA, AMIDecoder, Message, grammar  # noqa: E402
 from tapievent.model import Diagnostic, ExtractedEvent, NewCall  # noqa: E402
 from tapievent.tracker import CallTracker  # noqa: E402
-
-READ = 4096
-
-
-def floor(chunks: list[bytes]) -> int:
-    """Split on the blank line and build a dict per frame: nothing understood."""
-    buf = b""
-    count = 0
-    for chunk in chunks:
-        buf += chunk
-        parts = buf.split(b"\r\n\r\n")
-        buf = parts.pop()
-        for part in parts:
-            frame = {}
-            for line in part.decode("utf-8", "surrogateescape").split("\r\n"):
-                name, _, value = line.partition(": ")
-                frame[name] = value
-            count += 1
-    return count
 
 
 class Full:
@@ -95,30 +77,6 @@ class Full:
                 self.diagnostics[e.code] = self.diagnostics.get(e.code, 0) + 1
         self.left = tracker.call_count
         return count
-
-
-def best_of(
-    repeat: int, func: Callable[[list[bytes]], int], chunks: list[bytes]
-) -> tuple[float, int]:
-    best = float("inf")
-    count = 0
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        count = func(chunks)
-        best = min(best, time.perf_counter() - start)
-    return best, count
-
-
-def decode_only(chunks: list[bytes]) -> int:
-    decoder = AMIDecoder()
-    receive, next_frame = decoder.receive_data, decoder.next_frame
-    count = 0
-    for chunk in chunks:
-        receive(chunk)
-        while next_frame() is not NEED_DATA:
-            count += 1
-    return count
 
 
 def decode_and_event(chunks: list[bytes]) -> int:
@@ -230,7 +188,7 @@ def describe_mix(label: str, data: bytes) -> str:
 def throughput(mix: str, frames: int, repeat: int) -> float:
     """Print one mix's figures; return the full path's ratio to the floor."""
     data = generate_stream(frames, mix=mix)
-    chunks = [data[i : i + READ] for i in range(0, len(data), READ)]
+    chunks = chunked(data)
     mb = len(data) / 1e6
     print(f"[{mix}] stream: {frames} frames, {mb:.1f} MB, {len(chunks)} reads of {READ} bytes")
     print("  " + describe_mix("mix", data))
@@ -242,7 +200,7 @@ def throughput(mix: str, frames: int, repeat: int) -> float:
     ratio = full_rate / floor_rate
     print(f"  floor: split + dict          {floor_rate:12,.0f} frames/s  {mb / t_floor:6.1f} MB/s")
     for label, func in (
-        ("decoder alone               ", decode_only),
+        ("decoder alone               ", decode_frames),
         ("decoder + Event lookup      ", decode_and_event),
     ):
         t, n = best_of(repeat, func, chunks)
