@@ -787,32 +787,42 @@ in ``${QUOTE(...)}`` (protocol.md section 6)."""
 _REF_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def reference_end(text: str, i: int) -> int | None:
+    """End (exclusive) of the ``${...}`` or ``$[...]`` that starts at ``text[i]``,
+    or ``None`` when it is never closed.
+
+    Braces (or brackets) nest, counted the way Asterisk's
+    ``pbx_substitute_variables`` counts them; the dialplan linter reads
+    references with the same rule, so both agree on where a variable ends.
+    """
+    opening = text[i + 1]
+    closing = "}" if opening == "{" else "]"
+    depth = 0
+    for j in range(i + 1, len(text)):
+        if text[j] == opening:
+            depth += 1
+        elif text[j] == closing:
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return None
+
+
 def _references(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each ``${...}`` / ``$[...]`` in ``text``, braces counted
-    the way Asterisk's ``pbx_substitute_variables`` counts them."""
+    """``(start, end)`` of each ``${...}`` / ``$[...]`` in ``text``."""
     out = []
     i = 0
     while i < len(text) - 1:
         if text[i] == "$" and text[i + 1] in "{[":
-            opening = text[i + 1]
-            closing = "}" if opening == "{" else "]"
-            depth = 0
-            j = i + 1
-            while j < len(text):
-                if text[j] == opening:
-                    depth += 1
-                elif text[j] == closing:
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            if j >= len(text):
+            end = reference_end(text, i)
+            if end is None:
+                closing = "}" if text[i + 1] == "{" else "]"
                 raise DialplanError(
                     f"unterminated {text[i : i + 2]} at index {i} in {text!r}: "
                     f"add the closing {closing!r}"
                 )
-            out.append((i, j + 1))
-            i = j + 1
+            out.append((i, end))
+            i = end
         else:
             i += 1
     return out

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 
 import attrs
 
+from ..grammar import reference_end
+
 __all__ = ["Arg", "VarRef", "iter_refs", "split_args", "split_first"]
 
 
@@ -50,24 +52,10 @@ class Arg:
 
 
 def _ref_end(data: str, i: int) -> int:
-    """End (exclusive) of the ``${...}`` or ``$[...]`` starting at ``data[i]``.
-
-    Braces (or brackets) nest, as in pbx_substitute_variables; an
-    unterminated reference runs to the end of the text.
-    """
-    opening = data[i + 1]
-    closing = "}" if opening == "{" else "]"
-    depth = 0
-    j = i + 1
-    while j < len(data):
-        if data[j] == opening:
-            depth += 1
-        elif data[j] == closing:
-            depth -= 1
-            if depth == 0:
-                return j + 1
-        j += 1
-    return len(data)
+    """End (exclusive) of the reference starting at ``data[i]``, as the grammar
+    reads it; an unterminated reference runs to the end of the text."""
+    end = reference_end(data, i)
+    return len(data) if end is None else end
 
 
 def _units(data: str) -> Iterator[tuple[int, int]]:
