@@ -7,7 +7,9 @@ instead of hanging the suite.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
+import random
 import ssl
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -35,6 +37,7 @@ from tapievent.transports import (
     AuthenticationError,
     ConnectionLostError,
     ReconnectPolicy,
+    blocking,
 )
 from tapievent.transports._common import EventBuffer
 from tapievent.transports.aio import AsyncClient, connect
@@ -351,3 +354,32 @@ def test_event_buffer_keeps_the_newest_and_reports_drops() -> None:
 
 def test_library_docs_examples_run(tmp_path: Path) -> None:
     assert run_python_blocks("library.md", tmp_path) == 8
+
+
+def _documented_connect_signature() -> str:
+    """The ``connect(...)`` signature written in docs/library.md, blanks squeezed."""
+    text = (Path(__file__).parent.parent / "docs" / "library.md").read_text(encoding="utf-8")
+    start = text.index("`connect(host")
+    return " ".join(text[start + 1 : text.index("`", start + 1)].split())
+
+
+def _signature_as_documented(function: Callable[..., object]) -> str:
+    parts: list[str] = []
+    for param in inspect.signature(function).parameters.values():
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and "*" not in parts:
+            parts.append("*")
+        if param.default is inspect.Parameter.empty:
+            parts.append(param.name)
+        elif param.default is random.random:
+            parts.append(f"{param.name}=random.random")
+        elif isinstance(param.default, str):
+            parts.append(f'{param.name}="{param.default}"')
+        else:
+            parts.append(f"{param.name}={param.default!r}")
+    return f"connect({', '.join(parts)})"
+
+
+@pytest.mark.parametrize("function", [connect, blocking.connect], ids=["aio", "blocking"])
+def test_library_docs_state_the_whole_connect_signature(function: Callable[..., object]) -> None:
+    """Both transports take what docs/library.md says, with the defaults it says."""
+    assert _documented_connect_signature() == _signature_as_documented(function)
