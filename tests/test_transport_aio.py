@@ -138,10 +138,21 @@ def test_inbound_call_full_event_sequence() -> None:
     run(scenario)
 
 
-def test_make_call_newcall_is_filtered_but_states_arrive() -> None:
+@pytest.mark.parametrize("response_first", [False, True], ids=["newcall-first", "response-first"])
+@pytest.mark.parametrize("ami_version", ["11.0.0", "1.3"], ids=["channelid", "varset"])
+def test_make_call_newcall_is_filtered_but_states_arrive(
+    ami_version: str, response_first: bool
+) -> None:
+    """Asterisk 22 (ChannelId) and 11 (VarSet of our variable), with the
+    dialplan's NEWCALL before and after the OriginateResponse."""
+
     async def scenario() -> None:
         async with (
-            FakeAsterisk(originate_line="line_1") as fake,
+            FakeAsterisk(
+                originate_line="line_1",
+                ami_version=ami_version,
+                originate_response_first=response_first,
+            ) as fake,
             client_for(fake, lines=["line_1"]) as client,
         ):
             handle = await client.make_call(
@@ -153,9 +164,18 @@ def test_make_call_newcall_is_filtered_but_states_arrive() -> None:
             )
             seen = await take_until(client, is_state("line_1", LineCallState.IDLE))
             assert kinds(seen) == ["CallState line_1 CONNECTED", "CallState line_1 IDLE"]
+            keys = {ev.call_key for ev in seen if isinstance(ev, CallState)}
             originate = next(a for a in fake.actions if a.get("Action") == "Originate")
-            assert originate.get("ChannelId") == handle.channel_id
             assert originate.get("Async") == "true"
+            assert originate.action_id == handle.action_id
+            if ami_version == "11.0.0":
+                assert originate.get("ChannelId") == handle.channel_id
+                assert keys == {handle.channel_id}
+            else:
+                assert handle.channel_id is None and originate.get("ChannelId") is None
+                assert originate.get("Variable") == f"TAPIEVENT_ORIGINATE={handle.origination_id}"
+                (key,) = keys
+                assert key != handle.origination_id  # the server's own unique id
             assert client.tracker.call_count == 0 and client.tracker.pending_count == 0
 
     run(scenario)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -81,13 +82,16 @@ def test_md5_login_never_sends_the_secret(server: ThreadedFakeAsterisk) -> None:
     actions = server.fake.actions
     assert [a.get("Action") for a in actions[:2]] == ["Challenge", "Login"]
     assert all(a.get("Secret") is None for a in actions)
+    assert actions[1].get("AuthType") == "MD5" and actions[1].get("Key")
 
 
 def test_bad_secret_raises_authentication_error_once(server: ThreadedFakeAsterisk) -> None:
     with pytest.raises(AuthenticationError) as info:
         client_for(server, secret="wrong-secret")
+    assert "tapi" in str(info.value) and "Authentication failed" in str(info.value)
     assert "wrong-secret" not in str(info.value)
-    assert server.fake.connections == 1
+    time.sleep(0.1)  # a client that retried on its own would have reconnected by now
+    assert server.fake.connections == 1  # no retry storm
 
 
 def test_connection_refused_is_an_oserror() -> None:
@@ -108,15 +112,38 @@ def test_inbound_call_full_event_sequence(server: ThreadedFakeAsterisk) -> None:
             assert client.tracker.call_count == 0
 
 
-def test_make_call_newcall_is_filtered_but_states_arrive(server: ThreadedFakeAsterisk) -> None:
-    with client_for(server, lines=["line_1"]) as client:
+@pytest.mark.parametrize("response_first", [False, True], ids=["newcall-first", "response-first"])
+@pytest.mark.parametrize("ami_version", ["11.0.0", "1.3"], ids=["channelid", "varset"])
+def test_make_call_newcall_is_filtered_but_states_arrive(
+    ami_version: str, response_first: bool
+) -> None:
+    """Asterisk 22 (ChannelId) and 11 (VarSet of our variable), with the
+    dialplan's NEWCALL before and after the OriginateResponse."""
+    with (
+        FakeAsterisk.start_in_thread(
+            ami_version=ami_version, originate_response_first=response_first
+        ) as server,
+        client_for(server, lines=["line_1"]) as client,
+    ):
         handle = client.make_call(
             "line_1", "95551234", context="outbound", channel="Local/bob@phones-originate"
         )
         seen = take_until(client, is_state("line_1", LineCallState.IDLE))
         assert kinds(seen) == ["CallState line_1 CONNECTED", "CallState line_1 IDLE"]
+        keys = {ev.call_key for ev in seen if isinstance(ev, CallState)}
         originate = next(a for a in server.fake.actions if a.get("Action") == "Originate")
-        assert originate.get("ChannelId") == handle.channel_id
+        assert originate.get("Async") == "true"
+        assert originate.action_id == handle.action_id
+        if ami_version == "11.0.0":
+            assert originate.get("ChannelId") == handle.channel_id
+            assert keys == {handle.channel_id}
+        else:
+            assert handle.channel_id is None and originate.get("ChannelId") is None
+            assert originate.get("Variable") == f"TAPIEVENT_ORIGINATE={handle.origination_id}"
+            (key,) = keys
+            assert key != handle.origination_id  # the server's own unique id
+        with client.lock:
+            assert client.tracker.call_count == 0 and client.tracker.pending_count == 0
 
 
 def test_refused_originate_raises_and_ends_the_handle() -> None:
