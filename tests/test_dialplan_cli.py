@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,52 @@ def test_unreadable_input_exits_2_without_a_traceback(tmp_path: Path) -> None:
     bad_version = tapievent("lint", "--asterisk", "9", str(REAL))
     assert bad_version.returncode == 2
     assert bad_version.stderr == "tapievent lint: there is no Asterisk '9': after 1.8 came 10\n"
+
+
+def test_a_file_that_cannot_be_opened_exits_2(tmp_path: Path) -> None:
+    conf = tmp_path / "secret.conf"
+    conf.write_text("[c]\n")
+    conf.chmod(0)
+    if os.access(conf, os.R_OK):
+        # root reads any file whatever its mode: a path through a regular
+        # file is the unopenable input left to it.
+        target, reason = conf / "x.conf", "Not a directory"
+    else:
+        target, reason = conf, "Permission denied"
+    result = tapievent("lint", str(target))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"tapievent lint: cannot read {target}: {reason}\n"
+
+
+def test_include_loops_and_directories_are_findings(tmp_path: Path) -> None:
+    (tmp_path / "a.conf").write_text('[c]\n#include "b.conf"\n')
+    (tmp_path / "b.conf").write_text('#include "a.conf"\n')
+    (tmp_path / "d").mkdir()
+    (tmp_path / "dir.conf").write_text("[c]\n#include d\n")
+    # Spelled './a.conf', the loop is still caught at its first repeat.
+    result = tapievent("lint", "./a.conf", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (1, "")
+    assert result.stdout == (
+        "b.conf:1:1: error: include-cycle: #include 'a.conf' reads 'a.conf' again while it is "
+        "still being read (a.conf -> b.conf -> a.conf): an endless loop Asterisk stops with an "
+        "error\n"
+    )
+    result = tapievent("lint", "dir.conf", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.startswith(
+        "dir.conf:2:1: error: include-not-found: #include 'd': no such file (or not a regular file)"
+    )
+
+
+def test_a_huge_line_is_one_warning(tmp_path: Path) -> None:
+    conf = tmp_path / "huge.conf"
+    conf.write_text("[c]\nexten => s,1,UserEvent(TAPI,TAPIEVENT: " + "x" * 2_000_000 + ")\n")
+    result = tapievent("lint", str(conf))
+    assert (result.returncode, result.stderr) == (1, "")
+    assert result.stdout == (
+        f"{conf}:2:1: warning: line-too-long: line is 2000041 bytes; Asterisk skips lines of "
+        "8191 bytes or more\n"
+    )
 
 
 def test_odd_bytes_give_findings_not_tracebacks(tmp_path: Path) -> None:

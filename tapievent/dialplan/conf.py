@@ -592,20 +592,21 @@ class _Reader:
                     cols[0],
                     ERROR,
                     "include-not-found",
-                    f"#include {argument!r}: no such file; Asterisk refuses to load this file "
-                    "(use #tryinclude for an optional file)",
+                    f"#include {argument!r}: no such file (or not a regular file); Asterisk "
+                    "refuses to load this file (use #tryinclude for an optional file)",
                 )
             return
         for file_name, file_text in found:
             if file_name in stack:
+                loop = " -> ".join((*stack[stack.index(file_name) :], file_name))
                 self.report(
                     name,
                     lineno,
                     cols[0],
                     ERROR,
                     "include-cycle",
-                    f"#include {argument!r} includes {file_name!r} again, which is already "
-                    "being read: an endless loop Asterisk stops with an error",
+                    f"#include {argument!r} reads {file_name!r} again while it is still being "
+                    f"read ({loop}): an endless loop Asterisk stops with an error",
                 )
                 continue
             self.load(file_name, file_text, stack)
@@ -926,5 +927,8 @@ def read_dialplan(path: str, *, config_dir: str | None = None) -> Dialplan:
     decides how to say so); problems inside it are findings.
     """
     text = _read_text(path)
+    # Normalised like the names FileLoader gives included files, so that
+    # './a.conf' including itself is seen as a loop at the first repeat.
+    path = os.path.normpath(path)
     directory = config_dir if config_dir is not None else os.path.dirname(path) or "."
     return parse_dialplan(text, path, loader=FileLoader(directory))
