@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from docs_examples import DOCS, run_python_blocks
 
+import tapievent as tapievent_pkg
+from tapievent.cli import build_parser
 from tapievent.dialplan.lint import CODES
 
 PAGE = "dialplan-guide.md"
@@ -57,6 +59,29 @@ def test_the_guide_has_every_kind_of_block() -> None:
     versions = [shlex.split(info)[3] for _, info, _ in DIALPLAN]
     assert versions == ["1.4", "1.8", "13", "22"]
     assert len(LINT) >= 3
+    # No block escapes checking: every ini block is regenerated or linted, and
+    # every text block is the output of the lint block before it.
+    for i, (line, info, _) in enumerate(BLOCKS):
+        if info.startswith("ini"):
+            assert info.split()[1] in ("dialplan", "lint"), f"docs/{PAGE}:{line}: {info!r}"
+        if info == "text":
+            assert BLOCKS[i - 1][1].startswith("ini lint"), f"docs/{PAGE}:{line}"
+
+
+def test_the_monitor_command_and_its_diagnostics_exist() -> None:
+    text = (DOCS / PAGE).read_text(encoding="utf-8")
+    section = text[text.index("## Debugging with `tapievent monitor`") :]
+    (command,) = re.findall(r"`(tapievent monitor [^`]*)`", section)
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert args.command == "monitor"
+    named = re.findall(r"`([a-z]+(?:-[a-z]+)+)`", section)
+    assert len(named) >= 6
+    sources = "".join(
+        (Path(tapievent_pkg.__file__).parent / f).read_text(encoding="utf-8")
+        for f in ("tracker.py", "grammar.py")
+    )
+    for code in named:
+        assert f'"{code}"' in sources, code
 
 
 @pytest.mark.parametrize(("line", "info", "body"), DIALPLAN, ids=[str(b[0]) for b in DIALPLAN])
