@@ -179,9 +179,9 @@ class FakeAsterisk:
 
     - ``username``/``secret``: the one AMI user accepted (plain or MD5).
     - ``ami_version``: the banner's version, ``"11.0.0"`` like Asterisk 22;
-      ``"2.10.0"`` emulates 13, ``"1.1"`` 1.4 (then ``ChannelId`` is
-      ignored on Originate, as before 12.2, and the unique ids come from the
-      server).
+      ``"2.10.0"`` announces 13, ``"1.3"`` 11, ``"1.1"`` 1.6/1.8. Below ``2``
+      ``ChannelId`` is ignored on Originate, as before 12.2, and the unique
+      ids come from the server; the event shapes stay those of Asterisk 22.
     - ``auth_failure_delay``: seconds before ``Authentication failed`` is
       sent (Asterisk sleeps one second); the connection is closed after it.
     - ``originate_line``: the line the outbound dialplan names in its

@@ -11,6 +11,9 @@ import inspect
 import logging
 import random
 import ssl
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -221,6 +224,134 @@ def test_hangup_of_a_made_call() -> None:
             assert fake.calls == {}
 
     run(scenario)
+
+
+def test_redirect_and_send_digits_name_the_calls_channel() -> None:
+    async def scenario() -> None:
+        async with (
+            FakeAsterisk(call_duration=None) as fake,
+            client_for(fake, lines=["line_1"]) as client,
+        ):
+            handle = await client.make_call(
+                "line_1", "95551234", context="outbound", channel="Local/bob@phones-originate"
+            )
+            await take_until(client, is_state("line_1", LineCallState.CONNECTED))
+            (call,) = fake.calls.values()
+            channel = call.channels[0].name
+            moved = await client.redirect(handle, context="phones", exten="200")
+            assert moved.ok and moved.response.get("Message") == "Redirect successful"
+            digits = await client.send_digits(handle, "12#")
+            assert digits.ok and digits.response.get("Message") == "DTMF successfully queued"
+            sent = [a for a in fake.actions if a.get("Action") in ("Redirect", "PlayDTMF")]
+            assert [(a.get("Action"), a.get("Channel")) for a in sent] == [
+                ("Redirect", channel),
+                ("PlayDTMF", channel),
+                ("PlayDTMF", channel),
+                ("PlayDTMF", channel),
+            ]
+            assert (sent[0].get("Context"), sent[0].get("Exten")) == ("phones", "200")
+            assert [a.get("Digit") for a in sent[1:]] == ["1", "2", "#"]
+            await client.hangup(handle)
+            await take_until(client, is_state("line_1", LineCallState.IDLE))
+
+    run(scenario)
+
+
+def test_busy_destination_ends_the_handle_with_busy() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake, lines=["line_1"]) as client:
+            await client.make_call(
+                "line_1", "busy", context="outbound", channel="Local/bob@phones-originate"
+            )
+            seen = await take_until(client, is_state("line_1", LineCallState.IDLE))
+            assert kinds(seen) == ["CallState line_1 DISCONNECTED/0x20*", "CallState line_1 IDLE*"]
+            assert client.tracker.pending_count == 0 and client.tracker.call_count == 0
+
+    run(scenario)
+
+
+def test_garbage_from_the_server_is_survived() -> None:
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake, lines=LINES) as client:
+            await fake.send_garbage()
+            assert (await client.send_action(Action("Ping"))).ok
+            await fake.inbound_call(list(LINES), answer_on="Local/bob")
+            seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            assert kinds(seen) == INBOUND
+            assert client.connected and fake.connections == 1
+
+    run(scenario)
+
+
+def test_reset_connection_reconnects_and_keeps_the_live_call() -> None:
+    """A network reset (Asterisk still up): reconcile finds the call alive,
+    so it is neither ended nor forgotten, and its later events arrive."""
+
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake, lines=LINES) as client:
+            call = await fake.inbound_call(list(LINES), answer_on="Local/bob", hold=True)
+            await take_until(client, is_state("Local/bobbett", LineCallState.IDLE))
+            await fake.drop_connections()
+            seen = await take_until(client, is_devstate("INSERVICE"))
+            seen += await take_until(client, is_devstate("INSERVICE"))
+            assert kinds(seen) == [
+                "Diagnostic connection-lost",
+                "LineDevState Local/bob OUTOFSERVICE",
+                "LineDevState Local/bobbett OUTOFSERVICE",
+                "LineDevState Local/bob INSERVICE",
+                "LineDevState Local/bobbett INSERVICE",
+            ]
+            assert client.tracker.call_count == 1 and fake.logins == 2
+            await fake.hangup_call(call)
+            seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            assert kinds(seen) == ["CallState Local/bob IDLE"]
+            assert client.tracker.call_count == 0
+
+    run(scenario)
+
+
+def test_nothing_is_printed_when_the_application_configures_no_logging() -> None:
+    """A lost connection is logged as a WARNING; without a handler of the
+    application's, Python would print it to stderr ("last resort")."""
+    program = textwrap.dedent(
+        """
+        import asyncio
+        from tapievent.testing import FakeAsterisk
+        from tapievent.transports import ReconnectPolicy, blocking
+        from tapievent.transports.aio import connect
+
+        async def main():
+            async with FakeAsterisk() as pbx:
+                policy = ReconnectPolicy(initial_delay=0.01)
+                async with connect(
+                    "127.0.0.1", pbx.port, username="tapi", secret="tapisecret", reconnect=policy
+                ) as client:
+                    await pbx.drop_connections()
+                    async for event in client.events():
+                        if type(event).__name__ == "LineDevState":
+                            if event.state.name == "INSERVICE":
+                                break
+
+        asyncio.run(asyncio.wait_for(main(), 10))
+        with FakeAsterisk.start_in_thread() as pbx:
+            client = blocking.connect(
+                "127.0.0.1", pbx.port, username="tapi", secret="tapisecret", reconnect=False
+            )
+            pbx.call(pbx.fake.drop_connections)
+            try:
+                for event in client.events():
+                    pass
+            except Exception as exc:
+                print(type(exc).__name__)
+            client.close()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ConnectionLostError\n"
+    assert done.stderr == ""
 
 
 def test_server_killed_mid_frame_and_restarted_reconnects_and_reconciles() -> None:

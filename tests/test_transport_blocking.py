@@ -163,6 +163,80 @@ def test_refused_originate_raises_and_ends_the_handle() -> None:
             assert client.tracker.pending_count == 0 and client.tracker.call_count == 0
 
 
+def test_redirect_and_send_digits_name_the_calls_channel() -> None:
+    with (
+        FakeAsterisk.start_in_thread(call_duration=None) as server,
+        client_for(server, lines=["line_1"]) as client,
+    ):
+        handle = client.make_call(
+            "line_1", "95551234", context="outbound", channel="Local/bob@phones-originate"
+        )
+        take_until(client, is_state("line_1", LineCallState.CONNECTED))
+        with client.lock:
+            (call,) = client.tracker.snapshot()
+        moved = client.redirect(handle, context="phones", exten="200")
+        assert moved.ok and moved.response.get("Message") == "Redirect successful"
+        digits = client.send_digits(handle, "12#")
+        assert digits.ok and digits.response.get("Message") == "DTMF successfully queued"
+        sent = [a for a in server.fake.actions if a.get("Action") in ("Redirect", "PlayDTMF")]
+        assert [(a.get("Action"), a.get("Channel")) for a in sent] == [
+            ("Redirect", call.channel),
+            ("PlayDTMF", call.channel),
+            ("PlayDTMF", call.channel),
+            ("PlayDTMF", call.channel),
+        ]
+        assert call.channel == "Local/bob@phones-originate-00000000;1"
+        assert (sent[0].get("Context"), sent[0].get("Exten")) == ("phones", "200")
+        assert [a.get("Digit") for a in sent[1:]] == ["1", "2", "#"]
+        assert client.hangup(handle).response.get("Message") == "Channel Hungup"
+        take_until(client, is_state("line_1", LineCallState.IDLE))
+
+
+def test_busy_destination_ends_the_handle_with_busy(server: ThreadedFakeAsterisk) -> None:
+    with client_for(server, lines=["line_1"]) as client:
+        client.make_call("line_1", "busy", context="outbound", channel="Local/bob@phones-originate")
+        seen = take_until(client, is_state("line_1", LineCallState.IDLE))
+        assert kinds(seen) == ["CallState line_1 DISCONNECTED/0x20*", "CallState line_1 IDLE*"]
+        with client.lock:
+            assert client.tracker.pending_count == 0 and client.tracker.call_count == 0
+
+
+def test_garbage_from_the_server_is_survived(server: ThreadedFakeAsterisk) -> None:
+    with client_for(server, lines=LINES) as client:
+        server.call(server.fake.send_garbage)
+        assert client.send_action(Action("Ping")).ok
+        server.call(server.fake.inbound_call, list(LINES), answer_on="Local/bob")
+        seen = take_until(client, is_state("Local/bob", LineCallState.IDLE))
+        assert kinds(seen) == INBOUND
+        assert client.connected and server.fake.connections == 1
+
+
+def test_reset_connection_reconnects_and_keeps_the_live_call(
+    server: ThreadedFakeAsterisk,
+) -> None:
+    with client_for(server, lines=LINES) as client:
+        call = server.call(server.fake.inbound_call, list(LINES), answer_on="Local/bob", hold=True)
+        take_until(client, is_state("Local/bobbett", LineCallState.IDLE))
+        server.call(server.fake.drop_connections)
+        seen = take_until(client, is_devstate("INSERVICE"))
+        seen += take_until(client, is_devstate("INSERVICE"))
+        assert kinds(seen) == [
+            "Diagnostic connection-lost",
+            "LineDevState Local/bob OUTOFSERVICE",
+            "LineDevState Local/bobbett OUTOFSERVICE",
+            "LineDevState Local/bob INSERVICE",
+            "LineDevState Local/bobbett INSERVICE",
+        ]
+        with client.lock:
+            assert client.tracker.call_count == 1
+        assert server.fake.logins == 2
+        server.call(server.fake.hangup_call, call)
+        seen = take_until(client, is_state("Local/bob", LineCallState.IDLE))
+        assert kinds(seen) == ["CallState Local/bob IDLE"]
+        with client.lock:
+            assert client.tracker.call_count == 0
+
+
 def test_calls_from_several_threads_at_once(server: ThreadedFakeAsterisk) -> None:
     with client_for(server) as client:
         results: list[bool] = []
