@@ -759,15 +759,19 @@ class AMIDecoder:
             return None  # still undecided
         lf = buf.find(b"\n", self._scan)
         self._examined += n - self._scan
+        # The banner is a frame and a line: both limits bound it, so that
+        # memory stays within max_frame_bytes even when max_line_bytes is
+        # set higher.
+        limit = min(self.max_line_bytes, self.max_frame_bytes)
         if lf < 0:
-            if n > self.max_line_bytes + 1:
+            if n > limit + 1:
                 # Too long for a banner: let the frame rules report it.
                 self._mode = _FRAMES
             else:
                 self._scan = n
             return None
         end = lf - 1 if lf and buf[lf - 1] == 13 else lf
-        if end > self.max_line_bytes:
+        if end > limit:
             self._mode = _FRAMES
             self._scan = 0
             return None

@@ -700,6 +700,71 @@ def test_limits_hold_and_good_frames_survive(
         offset += len(raw)
 
 
+# The bytes "Asterisk Call Manager" are held until the first line can be told
+# apart from a message line, whatever the limits: the only fixed allowance.
+_BANNER_HOLD = len(b"Asterisk Call Manager") + 3
+
+
+@given(
+    st.lists(
+        _FRAMING_TOKENS
+        | st.sampled_from([b"Asterisk Call Manager/1.0", b"y" * 50])
+        | st.binary(max_size=40),
+        max_size=60,
+    ).map(b"".join),
+    st.lists(st.integers(1, 120), min_size=1, max_size=6),
+    st.integers(1, 200),
+    st.integers(1, 8),
+    st.integers(1, 300),
+)
+def test_memory_stays_bounded_however_the_input_is_chunked(
+    data: bytes, sizes: list[int], max_frame: int, max_headers: int, max_line: int
+) -> None:
+    # After every read is drained to NEED_DATA the decoder holds at most one
+    # unfinished frame (<= max_frame_bytes) plus the read just handed over,
+    # even when max_line_bytes is larger than max_frame_bytes.
+    dec = AMIDecoder(max_frame_bytes=max_frame, max_headers=max_headers, max_line_bytes=max_line)
+    i = k = 0
+    while i < len(data):
+        chunk = data[i : i + sizes[k % len(sizes)]]
+        k += 1
+        i += len(chunk)
+        dec.receive_data(chunk)
+        while True:
+            try:
+                frame = dec.next_frame()
+            except (LimitExceeded, TruncatedFrame):
+                continue
+            if frame is NEED_DATA:
+                break
+        assert dec.buffered <= max_frame + len(chunk) + _BANNER_HOLD, (dec.buffered, i)
+
+
+def test_banner_line_is_bounded_by_max_frame_bytes_too() -> None:
+    # A first line that starts like a banner but is longer than a frame may
+    # be is not held until max_line_bytes: the frame rules report it.
+    long_banner = b"Asterisk Call Manager/1.0" + b"x" * 100 + b"\r\n"
+    data = long_banner + b"\r\nEvent: B\r\n\r\n"
+    for sizes in ([], [1], [7]):
+        out = decode_all(data, sizes, AMIDecoder(max_frame_bytes=50, max_line_bytes=1000))
+        assert out[0][:2] == ("FrameTooLarge", 0)  # type: ignore[index]
+        assert out[1:] == [Message((("Event", "B"),))]
+    dec = AMIDecoder(max_frame_bytes=50, max_line_bytes=1000)
+    errors = 0
+    for byte in long_banner[:-2]:  # the line never ends
+        dec.receive_data(bytes([byte]))
+        try:
+            assert dec.next_frame() is NEED_DATA
+        except FrameTooLarge:
+            errors += 1
+        assert dec.buffered <= 52
+    assert errors == 1
+    # An ordinary banner still fits a frame of its own size.
+    assert decode_all(b"Asterisk Call Manager/11.0.0\r\n", (), AMIDecoder(max_frame_bytes=28)) == [
+        Banner((11, 0, 0), "Asterisk Call Manager/11.0.0")
+    ]
+
+
 @given(st.binary(max_size=60))
 def test_surrogateescape_round_trip_of_any_value_bytes(value: bytes) -> None:
     value = value.replace(b"\r", b"").replace(b"\n", b"")
