@@ -17,6 +17,7 @@ import signal
 import socket
 import ssl
 import sys
+import warnings
 from typing import Any
 
 from ._cmd_replay import add_format_argument
@@ -49,11 +50,27 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class NoSecretError(Exception):
+    """The prompt for the secret got end of input (nothing piped, no terminal)."""
+
+
 def read_secret(args: argparse.Namespace) -> str:
+    """``TAPIEVENT_SECRET``, else a prompt on the terminal (or stdin when there is none)."""
     secret = os.environ.get(SECRET_ENV)
     if secret is not None:
         return secret
-    return getpass.getpass(f"AMI secret for {args.user}@{args.host} ({SECRET_ENV} not set): ")
+    with warnings.catch_warnings():
+        # Without a terminal getpass reads stdin and says so itself ("Password
+        # input may be echoed"); its extra GetPassWarning is a source-line dump.
+        warnings.simplefilter("ignore", getpass.GetPassWarning)
+        try:
+            return getpass.getpass(
+                f"AMI secret for {args.user}@{args.host} ({SECRET_ENV} not set): "
+            )
+        except EOFError:
+            raise NoSecretError(
+                f"no secret: set {SECRET_ENV} or type the secret at the prompt"
+            ) from None
 
 
 def port_of(args: argparse.Namespace) -> int:
@@ -107,7 +124,14 @@ def error_text(exc: BaseException, host: str, port: int) -> str | None:
 
 def run_client_command(name: str, args: argparse.Namespace, body: Any) -> int:
     """Run ``body(args, secret)`` (a coroutine function) with the shared error handling."""
-    secret = read_secret(args)
+    try:
+        secret = read_secret(args)
+    except NoSecretError as exc:
+        print(f"\ntapievent {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C at the prompt: leave quietly
+        print(file=sys.stderr)
+        return 130
     port = port_of(args)
     try:
         result: int = asyncio.run(body(args, secret, port))

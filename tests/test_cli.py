@@ -307,3 +307,80 @@ def test_the_secret_is_not_an_option() -> None:
     done = tapievent("monitor", "--host", "h", "--user", "u", "--secret", "s")
     assert done.returncode == 2
     assert "unrecognized arguments: --secret" in done.stderr
+
+
+def test_secret_is_prompted_for_and_read_from_a_pipe_without_a_terminal(
+    server: ThreadedFakeAsterisk,
+) -> None:
+    """No TAPIEVENT_SECRET: the prompt reads it (here from stdin, as no
+    terminal is attached to the new session), and it is never echoed back."""
+    done = subprocess.run(
+        [
+            *command(),
+            "call",
+            *connection(server),
+            "--line",
+            "line_1",
+            "95551234",
+            "--context",
+            "outbound",
+            "--channel",
+            "Local/bob@phones-originate",
+        ],
+        input="tapisecret\n",
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env(None),
+        start_new_session=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "AMI secret for tapi@127.0.0.1 (TAPIEVENT_SECRET not set): " in done.stderr
+    assert "Traceback" not in done.stderr and "GetPassWarning" not in done.stderr
+    assert "tapisecret" not in done.stdout + done.stderr
+    in_order(done.stdout.splitlines(), [r"^line_1 +CALLSTATE +IDLE"])
+    login = next(a for a in server.fake.actions if a.get("Action") == "Login")
+    assert login.get("Key") and login.get("Secret") is None
+
+
+def test_no_secret_at_all_is_one_clear_error(server: ThreadedFakeAsterisk) -> None:
+    done = subprocess.run(
+        [*command(), "monitor", *connection(server)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env(None),
+        start_new_session=True,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "tapievent monitor: error: no secret: set TAPIEVENT_SECRET or type the secret at the prompt"
+    )
+    assert server.fake.connections == 0
+
+
+def test_replay_text_is_the_readable_timeline() -> None:
+    capture = CAPTURES / "07-scenario3-no-h-extension.ami"
+    done = tapievent("replay", str(capture), "--lines", "line_1")
+    assert done.returncode == 0, done.stderr
+    assert [" ".join(line.split()) for line in done.stdout.splitlines()] == [
+        "line_1 NEWCALL new call (call 1795667830.20)",
+        'line_1 CALLINFO caller id "Carol" <5550300> (call 1795667830.20)',
+        "line_1 CALLSTATE DISCONNECTED (PICKUP, answered elsewhere) (call 1795667830.20)",
+        "line_1 CALLSTATE IDLE (call 1795667830.20)",
+    ]
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    module = subprocess.run(
+        [sys.executable, "-m", "tapievent", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    assert module.returncode == 0, module.stderr
+    assert module.stdout == tapievent("demo").stdout
+    assert "-> 10 TAPI events; calls still tracked: 0." in module.stdout
