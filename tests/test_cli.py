@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from transport_support import tls_contexts
 
 from tapievent.testing import FakeAsterisk, ThreadedFakeAsterisk
 
@@ -384,3 +385,25 @@ def test_python_dash_m_runs_the_same_command() -> None:
     assert module.returncode == 0, module.stderr
     assert module.stdout == tapievent("demo").stdout
     assert "-> 10 TAPI events; calls still tracked: 0." in module.stdout
+
+
+def test_call_over_tls_with_the_servers_certificate(tmp_path: Path) -> None:
+    server_tls, _ = tls_contexts(tmp_path)  # writes tmp_path/cert.pem
+    with FakeAsterisk.start_in_thread(ssl=server_tls) as server:
+        done = tapievent(
+            "call",
+            *connection(server),
+            "--tls",
+            "--cafile",
+            str(tmp_path / "cert.pem"),
+            "--line",
+            "line_1",
+            "95551234",
+            "--context",
+            "outbound",
+            "--channel",
+            "Local/bob@phones-originate",
+        )
+        assert done.returncode == 0, done.stderr
+        in_order(done.stdout.splitlines(), [r"^line_1 +CALLSTATE +CONNECTED", r"IDLE"])
+        assert server.fake.logins == 1
