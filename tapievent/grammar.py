@@ -724,6 +724,10 @@ def _general_extract(message: Message, event: str) -> ExtractedEvent | Diagnosti
         key, source = header_key, "header"
     else:
         key, source = None, None
+    if key != header_key:
+        # The findings concern this event's call: give them its key (on
+        # 1.4-1.8 the spec's ~uniqueid is the only key there is).
+        diagnostics = [attrs.evolve(d, call_key=key) for d in diagnostics]
     return ExtractedEvent(parsed, key, source, message, tuple(diagnostics))
 
 

@@ -746,6 +746,31 @@ def test_seed_lines(line: str) -> None:
         assert _outcome(extract(message)) == expected, version
 
 
+@pytest.mark.parametrize("line", list(SEED))
+@pytest.mark.parametrize("version", ast_model.VERSIONS)
+def test_seed_lines_on_every_version_with_their_call_key(line: str, version: str) -> None:
+    # 1.6 to 23 all read the pipe line the same way: the whole text is the
+    # UserEvent name. The call key comes from ~ when the line has one, else
+    # from the Uniqueid header Asterisk writes on 1.2 and 10+ (none on 1.4-1.8).
+    call = line[line.index("UserEvent(") :]
+    generation = ast_model.line_of(version)
+    expected = SEED[line][0 if generation == (1, 2) else 1 if generation == (1, 4) else 2]
+    values = dict(SEED_VALUES, CALLERID=SEED_VALUES["CALLERID"] if version == "1.2" else "")
+    (message,) = ast_model.run(version, call, values)
+    result = extract(message)
+    assert _outcome(result) == expected
+    assert isinstance(result, ExtractedEvent)
+    if "[~${ARG1}" in line:
+        key = (SEED_VALUES["ARG1"], "spec")
+    elif generation == (1, 2) or generation >= (10, 0):
+        key = (ast_model.UNIQUEID, "header")
+    else:
+        key = (None, None)
+    assert (result.call_key, result.key_source) == key
+    assert all(d.call_key == result.call_key for d in result.diagnostics)
+    assert all(d.frame is message for d in result.diagnostics)
+
+
 def test_seed_colon_less_line_is_lost_on_12_plus_with_commas() -> None:
     # Rewritten with a comma, the colon-less body is dropped by Asterisk 12+:
     # tapievent can only report the empty body (lint catches it earlier).
