@@ -351,7 +351,10 @@ def test_make_call_digits_transfer_and_drop(running: Callable[..., tuple[Stack, 
     assert [a.get("Digit") for a in stack.actions("PlayDTMF")] == ["1", "2", "#"]
 
     transfer = harness.cmd(f"transfer {call} 200")
-    harness.wait(lambda e: e["ev"] == "ASYNC_COMPLETION" and e["request"] == transfer["request"])
+    transferred = harness.wait(
+        lambda e: e["ev"] == "ASYNC_COMPLETION" and e["request"] == transfer["request"]
+    )
+    assert transferred["result"] == 0
     (redirect,) = stack.actions("Redirect")
     assert (redirect.get("Context"), redirect.get("Exten")) == ("transfers", "200")
 
@@ -360,8 +363,17 @@ def test_make_call_digits_transfer_and_drop(running: Callable[..., tuple[Stack, 
         lambda e: e["ev"] == "ASYNC_COMPLETION" and e["request"] == drop["request"]
     )
     assert dropped["result"] == 0
-    assert len(stack.actions("Hangup")) == 1
+    (hangup,) = stack.actions("Hangup")
+    assert (hangup.get("Channel") or "").startswith("Local/bob-")  # the call's own channel
     harness.wait(is_state(call, LINECALLSTATE_IDLE))
+    # The whole life of the call at TAPI: completion first, then exactly these events.
+    first = harness.events.index(completion)
+    assert all(e.get("call") != call or e["ev"] != "LINEEVENT" for e in harness.events[:first])
+    assert harness.line_events(call) == [
+        (LINE_CALLSTATE, LINECALLSTATE_CONNECTED),
+        (LINE_GENERATE, LINEGENERATETERM_DONE),
+        (LINE_CALLSTATE, LINECALLSTATE_IDLE),
+    ]
     # The application never sees its own call as a new call.
     assert [e for e in harness.events if e.get("msg") == LINE_NEWCALL] == []
     assert harness.cmd(f"closecall {call}")["result"] == 0
@@ -390,6 +402,35 @@ def test_bridge_loss_and_return_are_line_device_states(
         (LINE_LINEDEVSTATE, LINEDEVSTATE_OUTOFSERVICE),
         (LINE_LINEDEVSTATE, LINEDEVSTATE_INSERVICE),
     ]
+
+
+def test_asterisk_loss_and_return_are_line_device_states(
+    running: Callable[..., tuple[Stack, Harness]],
+) -> None:
+    # The AMI link (not the bridge) goes: Asterisk crashes mid-event and comes back.
+    stack, harness = running(originate_line="Local/bob")
+    mark = len(harness.events)
+    stack.call(stack.fake.restart(mid_frame=True, downtime=0.3))
+    harness.wait(
+        lambda e: e.get("msg") == LINE_LINEDEVSTATE and e["p1"] == LINEDEVSTATE_OUTOFSERVICE, mark
+    )
+    harness.wait(
+        lambda e: e.get("msg") == LINE_LINEDEVSTATE and e["p1"] == LINEDEVSTATE_INSERVICE, mark
+    )
+    assert [e for e in harness.line_events() if e[0] == LINE_LINEDEVSTATE][-2:] == [
+        (LINE_LINEDEVSTATE, LINEDEVSTATE_OUTOFSERVICE),
+        (LINE_LINEDEVSTATE, LINEDEVSTATE_INSERVICE),
+    ]
+    # Back in service for real: a call made now is dialled.
+    made = harness.cmd("makecall 0 100")
+    completion = harness.wait(
+        lambda e: e["ev"] == "ASYNC_COMPLETION" and e["request"] == made["request"]
+    )
+    assert completion["result"] == 0
+    assert len(stack.actions("Originate")) == 1
+    # ...and its states reach TAPI (the fake ends it after a moment).
+    harness.wait(is_state(made["call"], LINECALLSTATE_CONNECTED))
+    harness.wait(is_state(made["call"], LINECALLSTATE_IDLE))
 
 
 def test_version_negotiation_and_capabilities(
