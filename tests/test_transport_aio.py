@@ -32,7 +32,7 @@ from transport_support import (
 )
 
 from tapievent.ami_codec import Action
-from tapievent.model import CallState, Diagnostic, LineCallState, OutputEvent
+from tapievent.model import CallState, Diagnostic, LineCallState, NewCall, OutputEvent
 from tapievent.testing import FakeAsterisk
 from tapievent.transports import (
     ActionFailedError,
@@ -204,6 +204,23 @@ def test_refused_originate_raises_and_ends_the_handle() -> None:
                 "CallState line_1 IDLE*",
             ]
             assert client.tracker.pending_count == 0 and client.tracker.call_count == 0
+
+    run(scenario)
+
+
+def test_hangup_of_an_inbound_call_by_its_call_key() -> None:
+    # A CTI application hangs up a call it did not make, by its call key.
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake, lines=LINES) as client:
+            call = await fake.inbound_call(list(LINES), answer_on="Local/bob", hold=True)
+            seen = await take_until(client, is_state("Local/bob", LineCallState.CONNECTED))
+            key = next(ev.call_key for ev in seen if isinstance(ev, NewCall))
+            assert key == call.unique_id
+            assert (await client.hangup(key)).ok
+            await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            hangup = [a for a in fake.actions if a.get("Action") == "Hangup"]
+            assert len(hangup) == 1 and (hangup[0].get("Channel") or "").endswith(";2")
+            assert client.tracker.call_count == 0
 
     run(scenario)
 

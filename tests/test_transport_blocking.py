@@ -27,7 +27,7 @@ from transport_support import (
 )
 
 from tapievent.ami_codec import Action
-from tapievent.model import CallState, Diagnostic, LineCallState, OutputEvent
+from tapievent.model import CallState, Diagnostic, LineCallState, NewCall, OutputEvent
 from tapievent.testing import FakeAsterisk, ThreadedFakeAsterisk
 from tapievent.transports import (
     ActionFailedError,
@@ -254,6 +254,23 @@ def test_calls_from_several_threads_at_once(server: ThreadedFakeAsterisk) -> Non
         for t in threads:
             t.join(10)
         assert results == [True] * 40
+
+
+def test_hangup_of_an_inbound_call_by_its_call_key(server: ThreadedFakeAsterisk) -> None:
+    # A CTI application hangs up a call it did not make: it only knows the
+    # call key from NewCall, and the tracker knows the channel to hang up.
+    with client_for(server, lines=LINES) as client:
+        call = server.call(server.fake.inbound_call, list(LINES), answer_on="Local/bob", hold=True)
+        seen = take_until(client, is_state("Local/bob", LineCallState.CONNECTED))
+        key = next(ev.call_key for ev in seen if isinstance(ev, NewCall))
+        assert key == call.unique_id
+        result = client.hangup(key)
+        assert result.ok
+        take_until(client, is_state("Local/bob", LineCallState.IDLE))
+        hangup = [a for a in server.fake.actions if a.get("Action") == "Hangup"]
+        assert len(hangup) == 1 and (hangup[0].get("Channel") or "").endswith(";2")
+        with client.lock:
+            assert client.tracker.call_count == 0
 
 
 def test_server_killed_mid_frame_and_restarted_reconnects_and_reconciles(

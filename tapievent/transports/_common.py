@@ -527,16 +527,16 @@ class ClientCore:
         check_result(result, "Originate")
         return handle
 
-    def hangup(self, call: CallHandle) -> Steps[ActionResult]:
+    def hangup(self, call: CallHandle | str) -> Steps[ActionResult]:
         return check_result((yield self.tracker.hangup(call)), "Hangup")
 
     def redirect(
-        self, call: CallHandle, *, context: str, exten: str, priority: int
+        self, call: CallHandle | str, *, context: str, exten: str, priority: int
     ) -> Steps[ActionResult]:
         action = self.tracker.redirect(call, context=context, exten=exten, priority=priority)
         return check_result((yield action), "Redirect")
 
-    def send_digits(self, call: CallHandle, digits: str) -> Steps[ActionResult]:
+    def send_digits(self, call: CallHandle | str, digits: str) -> Steps[ActionResult]:
         """One PlayDTMF per digit, in order; the first refusal stops the rest."""
         result: ActionResult | None = None
         for action in self.tracker.digit_actions(call, digits):

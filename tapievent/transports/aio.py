@@ -162,19 +162,23 @@ class AsyncClient(ClientBase):
             )
         )
 
-    async def hangup(self, call: CallHandle) -> ActionResult:
-        """Hang the call up (AMI ``Hangup``)."""
+    async def hangup(self, call: CallHandle | str) -> ActionResult:
+        """Hang the call up (AMI ``Hangup``).
+
+        ``call`` is the handle of a call you made or the call key of any tracked
+        call (``NewCall.call_key``), so an inbound call can be hung up too.
+        """
         return await self._perform(self._core.hangup(call))
 
     async def redirect(
-        self, call: CallHandle, *, context: str, exten: str, priority: int = 1
+        self, call: CallHandle | str, *, context: str, exten: str, priority: int = 1
     ) -> ActionResult:
         """Blind-transfer the call to ``exten@context`` (AMI ``Redirect``)."""
         return await self._perform(
             self._core.redirect(call, context=context, exten=exten, priority=priority)
         )
 
-    async def send_digits(self, call: CallHandle, digits: str) -> ActionResult:
+    async def send_digits(self, call: CallHandle | str, digits: str) -> ActionResult:
         """Play DTMF ``digits`` on the call (AMI ``PlayDTMF``, one action per digit, in order)."""
         return await self._perform(self._core.send_digits(call, digits))
 
