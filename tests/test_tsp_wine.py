@@ -50,9 +50,14 @@ LINEMEDIAMODE_INTERACTIVEVOICE = 0x4
 LINEERR_INCOMPATIBLEAPIVERSION = 0x8000000C
 LINEERR_STRUCTURETOOSMALL = 0x8000004D
 LINECALLORIGIN_OUTBOUND = 0x1
+LINEDEVSTATUSFLAGS_CONNECTED = 0x1
+LINEDEVSTATUSFLAGS_INSERVICE = 0x4
+TSPI_2_2 = 0x00020002
+HARNESS_LINE_BASE = 100  # the dwLineDeviceIDBase tsp_harness.exe gives TSPI_providerInit
 
 TOOLS = {
     "x86_64-w64-mingw32-gcc": "gcc-mingw-w64-x86-64 (or mingw-w64)",
+    "x86_64-w64-mingw32-objdump": "binutils-mingw-w64-x86-64 (comes with the compiler)",
     "make": "make",
     "wine": "wine and wine64",
 }
@@ -279,9 +284,18 @@ def running(
         harness = Harness(build, wine_env, registry)
         made[-1] = (stack, harness)
         init = harness.cmd("init")
-        assert init["result"] == 0
+        # TAPISRV offers 1.3-3.1 and gets 2.2, for the provider and every line;
+        # one line device per line name, no phones.
+        assert (init["result"], init["uiidentify"]) == (0, 0)
+        assert (init["tspi_version"], init["line_version"]) == (TSPI_2_2, TSPI_2_2)
+        assert (init["lines"], init["phones"]) == (len(lines), 0)
         for index in range(len(lines)):
-            assert harness.cmd(f"open {index}")["result"] == 0
+            opened = harness.cmd(f"open {index}")
+            assert (opened["result"], opened["status_messages"], opened["media_detection"]) == (
+                0,
+                0,
+                0,
+            )
             assert harness.cmd(f"waitservice {index} 1 10000")["result"] == 0
         return stack, harness
 
@@ -326,6 +340,13 @@ def test_inbound_call_reaches_tapi_with_caller_id_and_states(
     info = harness.cmd(f"callinfo {bob}")
     assert info["result"] == 0
     assert (info["caller_number"], info["caller_name"]) == ("5550100", "Alice Caller")
+    # lineGetCallAddressID and the device id come from the same local cache.
+    assert (info["address_id"], info["line_device"]) == (0, HARNESS_LINE_BASE)
+    status = harness.cmd(f"callstatus {bob}")
+    assert (status["result"], status["state"]) == (0, LINECALLSTATE_IDLE)
+    line = harness.cmd("status 0")
+    assert (line["result"], line["address_result"]) == (0, 0)
+    assert line["flags"] == LINEDEVSTATUSFLAGS_CONNECTED | LINEDEVSTATUSFLAGS_INSERVICE
     assert harness.cmd(f"closecall {bob}")["result"] == 0
     assert harness.cmd(f"closecall {bobbett}")["result"] == 0
     assert len([e for e in harness.events if e.get("msg") == LINE_NEWCALL]) == 2
@@ -451,6 +472,55 @@ def test_version_negotiation_and_capabilities(
     address = harness.cmd("addrcaps 0")
     assert address["address"] == "Local/bob"
     assert address["call_info_states"] & LINECALLINFOSTATE_CALLERID
+
+
+# The TSPI surface issue 7 asks for, plus what TAPISRV needs to list and add the
+# provider (TSPI_lineGetNumAddressIDs, TUISPI_providerInstall/Remove).
+TSPI_SURFACE = {
+    "TSPI_lineNegotiateTSPIVersion",
+    "TSPI_providerInit",
+    "TSPI_providerShutdown",
+    "TSPI_providerEnumDevices",
+    "TSPI_providerUIIdentify",
+    "TUISPI_providerConfig",
+    "TUISPI_providerInstall",
+    "TUISPI_providerRemove",
+    "TSPI_lineOpen",
+    "TSPI_lineClose",
+    "TSPI_lineGetDevCaps",
+    "TSPI_lineGetAddressCaps",
+    "TSPI_lineGetAddressStatus",
+    "TSPI_lineGetLineDevStatus",
+    "TSPI_lineGetNumAddressIDs",
+    "TSPI_lineGetID",
+    "TSPI_lineSetStatusMessages",
+    "TSPI_lineSetDefaultMediaDetection",
+    "TSPI_lineMakeCall",
+    "TSPI_lineDrop",
+    "TSPI_lineCloseCall",
+    "TSPI_lineGetCallInfo",
+    "TSPI_lineGetCallStatus",
+    "TSPI_lineGetCallAddressID",
+    "TSPI_lineBlindTransfer",
+    "TSPI_lineGenerateDigits",
+}
+
+
+def test_the_dll_is_64_bit_and_exports_the_tspi_surface_by_name(build: Path) -> None:
+    definition = (TSP / "src" / "tapievent.def").read_text(encoding="ascii")
+    listed = definition.split("EXPORTS", 1)[1].split()
+    assert sorted(listed) == sorted(TSPI_SURFACE)
+    dump = subprocess.run(
+        ["x86_64-w64-mingw32-objdump", "-p", str(build / "tapievent.tsp")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "file format pei-x86-64" in dump
+    table = dump.split("[Ordinal/Name Pointer] Table", 1)[1].split("\n\n", 1)[0]
+    # Undecorated names: TAPISRV calls GetProcAddress("TSPI_lineOpen"), not "TSPI_lineOpen@28".
+    exported = [line.split("]", 1)[1].strip() for line in table.strip().splitlines()]
+    assert sorted(exported) == sorted(TSPI_SURFACE)
 
 
 def test_docs_registry_commands_configure_the_tsp(build: Path, wine_env: dict[str, str]) -> None:
