@@ -676,6 +676,152 @@ def test_model_agrees_with_real_asterisk_22(
     assert lines[start:] == [*body, "", ""]
 
 
+# The model's own rules, pinned to tests/data/spec/ami-versions.md 2.1-2.4, so
+# that "to_dialplan output split the Asterisk way" rests on checked ground.
+
+SPEC_DIR = Path(__file__).parent / "data" / "spec"
+
+
+def _wire_vectors() -> dict[str, list[str]]:
+    """The example blocks of ami-versions.md 2.4, keyed by the label above each."""
+    text = (SPEC_DIR / "ami-versions.md").read_text(encoding="utf-8")
+    section = text[text.index("### 2.4 ") : text.index("## 3. ")]
+    blocks = re.findall(r"\n([^\n`]+):\n```\n(.*?)```", section, re.S)
+    out = {}
+    for label, block in blocks:
+        # Optional lines ([Timestamp: ...], [SystemName: ...]) are absent here.
+        lines = [ln.rstrip() for ln in block.split("\n") if not ln.startswith("[")]
+        out[label.split(" ")[0]] = _trimmed(lines)
+    return out
+
+
+def _trimmed(lines: list[str]) -> list[str]:
+    """Lines without trailing blanks (Markdown drops them) or trailing empty lines."""
+    lines = [ln.rstrip() for ln in lines]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+_VECTOR_BODY = "[~${UNIQUEID}&line&!other] LINE_CALLSTATE LINECALLSTATE_CONNECTED"
+
+
+@pytest.mark.parametrize(
+    ("label", "version", "separator", "uniqueid_line"),
+    [
+        ("1.2", "1.2", "|", False),
+        ("1.4.1", "1.4", "|", False),
+        ("1.4.1", "1.6", ",", False),
+        ("1.4.1", "1.8", ",", False),
+        # 10/11: as 1.4.1-1.8 with Uniqueid right after UserEvent (2.1).
+        ("1.4.1", "10", ",", True),
+        ("1.4.1", "11", ",", True),
+        *(("12+", v, ",", False) for v in ("13", "16", "18", "20", "21", "22", "23")),
+    ],
+)
+def test_model_renders_the_spec_wire_vectors(
+    label: str, version: str, separator: str, uniqueid_line: bool
+) -> None:
+    expected = _wire_vectors()[label]
+    if uniqueid_line:
+        expected.insert(expected.index("UserEvent: TAPI") + 1, f"Uniqueid: {ast_model.UNIQUEID}")
+    call = f"UserEvent(TAPI{separator}TAPIEVENT: {_VECTOR_BODY})"
+    raw = ast_model.wire(version, call, {"UNIQUEID": ast_model.UNIQUEID})
+    assert raw.endswith(b"\r\n\r\n") and not raw.endswith(b"\r\n\r\n\r\n")
+    got = raw.decode().split("\r\n")
+    if label == "1.2":  # the spec's example channel name differs from the model's
+        got = [ln if not ln.startswith("Channel: ") else "Channel: SIP/100-0a1b" for ln in got]
+    assert _trimmed(got) == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "data", "name", "body"),
+    [
+        # 1.2: split at the first '|' only; quotes, backslashes, commas literal.
+        ("1.2", 'TAPI|a|b "c,d" e\\f', "TAPI", ['a|b "c,d" e\\f']),
+        ("1.2", "TAPI", "TAPI", []),
+        # ... into a 512-byte buffer after "UserEvent": name|body cut at 502 bytes.
+        ("1.2", "TAPI|" + "x" * 600, "TAPI", ["x" * 497]),
+        # 1.4: '|' splits; '"' toggles and is removed; '\' escapes; ( ) protect.
+        (
+            "1.4",
+            'TAPI|a,b|"c|d"|e\\|f|(g|h)|[i|j]',
+            "TAPI",
+            ["a,b", "c|d", "e|f", "(g|h)", "[i", "j]"],
+        ),
+        # 1.6: ',' splits; [ ] do not protect yet.
+        (
+            "1.6",
+            'TAPI,a|b,"c,d",e\\,f,(g,h),[i,j]',
+            "TAPI",
+            ["a|b", "c,d", "e,f", "(g,h)", "[i", "j]"],
+        ),
+        # 1.8 on: [ ] protect too.
+        (
+            "1.8",
+            'TAPI,a|b,"c,d",e\\,f,(g,h),[i,j]',
+            "TAPI",
+            ["a|b", "c,d", "e,f", "(g,h)", "[i,j]"],
+        ),
+        ("22", 'TAPI,a|b,"c,d",e\\,f,(g,h),[i,j]', "TAPI", ["a|b", "c,d", "e,f", "(g,h)", "[i,j]"]),
+        # Quote state carries over to later arguments; a trailing ',' gives "".
+        ("22", 'TAPI,"a,b,c', "TAPI", ["a,b,c"]),
+        ("22", "TAPI,a,", "TAPI", ["a", ""]),
+        # A leading blank is kept.
+        ("22", "TAPI, TAPIEVENT: x", "TAPI", [" TAPIEVENT: x"]),
+        # At most 101 arguments: the last one holds the unsplit rest.
+        (
+            "22",
+            ",".join(str(i) for i in range(150)),
+            "0",
+            [str(i) for i in range(1, 100)] + [",".join(str(i) for i in range(100, 150))],
+        ),
+    ],
+)
+def test_model_splits_arguments_like_each_version(
+    version: str, data: str, name: str, body: list[str]
+) -> None:
+    assert ast_model.split_userevent(version, data) == (name, body)
+
+
+def test_model_config_reader_and_1_4_comma_conversion() -> None:
+    # main/config.c: "\;" is a literal ';', an unescaped ';' starts a comment.
+    assert ast_model.config_value("UserEvent(TAPI,a\\;b) ; note") == "UserEvent(TAPI,a;b)"
+    # 1.2/1.4 pbx_config: unquoted ',' -> '|', '\\' and "'" dropped; 1.6+ keeps the text.
+    call = "UserEvent(TAPI,TAPIEVENT: a\\,b 'c,d')"
+    assert ast_model.app_data("1.4", call) == "TAPI|TAPIEVENT: a,b c,d"
+    assert ast_model.app_data("1.2", call) == "TAPI|TAPIEVENT: a,b c,d"
+    assert ast_model.app_data("1.6", call) == "TAPI,TAPIEVENT: a\\,b 'c,d'"
+    # QUOTE() wraps in '"' and escapes '\\' and '"' (func_strings.c).
+    assert ast_model.quote('a"b\\c') == '"a\\"b\\\\c"'
+    assert ast_model.substitute("x${QUOTE(${V})}y", {"V": "1,2"}) == 'x"1,2"y'
+
+
+def _body_lines(version: str, call: str) -> list[str]:
+    lines = ast_model.wire(version, call, {}).decode().split("\r\n")
+    return lines[lines.index("UserEvent: TAPI") + 1 :]
+
+
+def test_model_renders_arguments_per_version() -> None:
+    call = "UserEvent(TAPI,no colon,K : v ,K : w,eventname: Renamed)"
+    # 1.6-11: every argument is a line as written (colon-less ones too).
+    assert _body_lines("11", call)[:4] == [
+        f"Uniqueid: {ast_model.UNIQUEID}",
+        "no colon",
+        "K : v ",
+        "K : w",
+    ]
+    assert "Uniqueid: " not in ast_model.wire("1.8", call, {}).decode()
+    # 12+: colon-less arguments dropped, value stripped, key kept, last one
+    # wins; a body key "eventname" renames the event.
+    lines = ast_model.wire("22", call, {}).decode().split("\r\n")
+    assert "UserEvent: Renamed" in lines
+    assert lines[lines.index("UserEvent: Renamed") + 1 :] == ["K : w", "", ""]
+    # 1.4: a 2048-byte body buffer; arguments that no longer fit are dropped.
+    long_call = "UserEvent(TAPI|" + "|".join(["y" * 1000] * 3) + ")"
+    assert _body_lines("1.4", long_call) == ["y" * 1000, "y" * 1000, "", ""]
+
+
 def test_model_pipe_on_22_is_one_event_name() -> None:
     (message,) = ast_model.run("22", "UserEvent(TAPI|TAPIEVENT: LINE_NEWCALL line_1)", {})
     assert message.get("UserEvent") == "TAPI|TAPIEVENT: LINE_NEWCALL line_1"
@@ -760,6 +906,7 @@ def test_seed_lines_on_every_version_with_their_call_key(line: str, version: str
     result = extract(message)
     assert _outcome(result) == expected
     assert isinstance(result, ExtractedEvent)
+    key: tuple[str | None, str | None]
     if "[~${ARG1}" in line:
         key = (SEED_VALUES["ARG1"], "spec")
     elif generation == (1, 2) or generation >= (10, 0):
