@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
         with stream:
             try:
                 errors = decode_stream(stream, args.file, out, err)
+            except BrokenPipeError:
+                # The reader of our output went away (`decode x.ami | head`):
+                # not a read error; the command line ends quietly.
+                raise
             except OSError as exc:
                 err.write(f"tapievent decode: cannot read {args.file}: {exc.strerror or exc}\n")
                 return 2

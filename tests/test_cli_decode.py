@@ -77,3 +77,23 @@ def test_decode_unreadable_file_exits_2(tmp_path: Path) -> None:
     result = decode(str(tmp_path))  # a directory
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_decode_into_a_closed_pipe_is_not_a_read_error(tmp_path: Path) -> None:
+    # `tapievent decode big.ami | head`: the reader leaves early. That is no
+    # "cannot read" failure of the capture and no traceback.
+    big = tmp_path / "big.ami"
+    big.write_bytes(b"Asterisk Call Manager/11.0.0\r\n" + b"Event: X\r\nA: 1\r\n\r\n" * 50_000)
+    with subprocess.Popen(
+        [sys.executable, "-m", "tapievent", "decode", str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.read(30) == b"Asterisk Call Manager/11.0.0\n\n"
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        process.wait()
+    assert stderr == ""  # before the fix: "cannot read big.ami: Broken pipe"
+    assert process.returncode == 0
