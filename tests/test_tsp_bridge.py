@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tapievent import LocalProtocolError
+from tapievent.dialplan.generate import generate
 from tapievent.model import (
     CallerId,
     CallInfo,
@@ -567,3 +568,6 @@ def test_docs_ini_example_is_a_valid_config() -> None:
         ("PJSIP/bob", "PJSIP/alice"),
     )
     assert config.dial.channel_for("PJSIP/bob") == "PJSIP/bob"
+    # The context is the one `tapievent dialplan` prints for click-to-dial.
+    assert config.dial.context == "tapi-outbound"
+    assert "\n[tapi-outbound]\n" in generate("22", list(config.lines))
