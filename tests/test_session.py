@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tapievent import LocalProtocolError, ProtocolError, RemoteProtocolError
+from tapievent import session as session_module
 from tapievent.ami_codec import NEED_DATA, Action, AMIDecoder, Banner, Message
 from tapievent.session import (
     ActionResult,
@@ -1057,7 +1058,10 @@ def test_arbitrary_sequences_raise_only_documented_errors(
 ) -> None:
     session = AMISession("tapi", SECRET, auth=auth)  # type: ignore[arg-type]
     completed: list[str] = []
+    # Every state change is one step of the single transition table.
+    steps = {(state, target) for (state, _), target in session_module._TRANSITIONS.items()}
     for op, arg in operations:
+        start = session.state
         if op == "frame":
             assert isinstance(arg, (Banner, Message))
             try:
@@ -1085,6 +1089,7 @@ def test_arbitrary_sequences_raise_only_documented_errors(
             assert SECRET not in repr(event)
             if isinstance(event, ActionResult):
                 completed.append(event.action_id)
+        assert session.state is start or (start, session.state) in steps, (op, start)
     assert len(completed) == len(set(completed))
     assert SECRET not in repr(session)
 
