@@ -575,7 +575,10 @@ def test_shim_survives_malformed_bridge_messages(build: Path, wine_env: dict[str
             conn.sendall(struct.pack("<I", len(body)) + body)
 
         hello_len = struct.unpack("<I", conn.recv(4))[0]
-        assert json.loads(conn.recv(hello_len))["lines"] == ["bob"]
+        hello = json.loads(conn.recv(hello_len))
+        # The first frame names the protocol version and the TSPI version TAPI got.
+        assert (hello["v"], hello["type"], hello["lines"]) == (1, "hello", ["bob"])
+        assert hello["tspi_version"] == TSPI_2_2
         for bad in [
             b'{"v":1,"type":"welcome","in_service":true,"x":{"nested":1}}',
             b'{"v":1,"type":"welcome","in_service":true,"x":[1]}',
