@@ -8,7 +8,7 @@ and encode -> decode round-trips.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -43,28 +43,31 @@ from tapievent.ami_codec import (
 Outcome = Frame | tuple[str, int, str]
 
 
-def decode_all(
-    data: bytes, sizes: Sequence[int] = (), decoder: AMIDecoder | None = None
-) -> list[Outcome]:
+def feed(
+    data: bytes,
+    sizes: Sequence[int],
+    dec: AMIDecoder,
+    keep: Callable[[Frame], object],
+    error: Callable[[tuple[str, int, str]], object],
+) -> None:
     """Feed ``data`` in reads of ``sizes`` (cycled; whole if empty), then EOF.
 
-    Errors are recorded in place as ``(class name, offset, message)`` so a
-    test can compare what two chunkings produced, errors included.
+    Each frame goes to ``keep`` and each error to ``error`` as ``(class name,
+    offset, message)``, in stream order, so a test can compare what two
+    chunkings produced, errors included.
     """
-    dec = decoder if decoder is not None else AMIDecoder()
-    out: list[Outcome] = []
 
     def pull() -> None:
         while True:
             try:
                 frame = dec.next_frame()
             except (LimitExceeded, TruncatedFrame) as exc:
-                out.append((type(exc).__name__, exc.offset, str(exc)))
+                error((type(exc).__name__, exc.offset, str(exc)))
                 continue
             if frame is NEED_DATA:
                 return
             assert isinstance(frame, (Banner, Message))
-            out.append(frame)
+            keep(frame)
 
     sizes = list(sizes) or [max(len(data), 1)]
     i = k = 0
@@ -78,6 +81,15 @@ def decode_all(
     pull()
     assert dec.closed
     assert dec.next_frame() is NEED_DATA
+
+
+def decode_all(
+    data: bytes, sizes: Sequence[int] = (), decoder: AMIDecoder | None = None
+) -> list[Outcome]:
+    """Frames and errors, in order, for reads of ``sizes`` (see :func:`feed`)."""
+    out: list[Outcome] = []
+    dec = decoder if decoder is not None else AMIDecoder()
+    feed(data, sizes, dec, out.append, out.append)
     return out
 
 
@@ -460,23 +472,7 @@ def decode_with_offsets(data: bytes, sizes: Sequence[int], **limits: int) -> lis
     """Frames, errors and the decoder's ``offset`` after each, for reads of ``sizes``."""
     dec = AMIDecoder(**limits)
     out: list[object] = []
-
-    def pull() -> None:
-        while True:
-            try:
-                frame = dec.next_frame()
-            except (LimitExceeded, TruncatedFrame) as exc:
-                out.append((type(exc).__name__, exc.offset, str(exc)))
-                continue
-            if frame is NEED_DATA:
-                return
-            out.append((frame, dec.offset))
-
-    for i in range(0, len(data), sizes[0]):
-        dec.receive_data(data[i : i + sizes[0]])
-        pull()
-    dec.receive_eof()
-    pull()
+    feed(data, sizes, dec, lambda frame: out.append((frame, dec.offset)), out.append)
     return out
 
 
