@@ -45,6 +45,7 @@ import attrs
 from . import grammar
 from ._errors import LocalProtocolError
 from .ami_codec import Action, Banner, Message
+from .session import ActionResult
 from .model import (
     CallerId,
     CallInfo,
@@ -392,6 +393,18 @@ class CallTracker:
         if method is None:
             return []
         return method(self, frame)
+
+    def handle_action_result(self, result: ActionResult) -> list[OutputEvent]:
+        """Process the complete answer to an action; return the output events it causes.
+
+        The one door through which action results reach the tracker, the same
+        in every runtime: whoever owns the session hands it every
+        :class:`~tapievent.session.ActionResult`. Only the answers to actions
+        this tracker built matter (an Originate refused outright gets no
+        ``OriginateResponse`` event, so its handle ends here); others give
+        nothing.
+        """
+        return self._on_response(result.response) if self._pending else []
 
     def handle_tapi(self, event: ExtractedEvent) -> list[OutputEvent]:
         """Apply one extracted TAPI event (protocol.md section 4); return the output events.

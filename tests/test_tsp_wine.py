@@ -1,6 +1,6 @@
 """The native TSP under Wine, driven by our TAPISRV stand-in, against the real bridge.
 
-Builds ``tsp/`` with mingw-w64, starts FakeAsterisk, the asyncio AMI client
+Builds ``windows/`` with mingw-w64, starts FakeAsterisk, the asyncio AMI client
 and the :class:`~tapievent.tsp.Bridge` in a background thread, and runs
 ``tsp_harness.exe`` under Wine. The harness prints every LINEEVENT and
 ASYNC_COMPLETION as JSON and flags TSPI rule violations; the assertions use
@@ -29,7 +29,7 @@ from tapievent.transports.aio import AsyncClient, connect
 from tapievent.tsp import Bridge, ClientPort, DialPlan
 
 ROOT = Path(__file__).resolve().parent.parent
-TSP = ROOT / "tsp"
+TSP = ROOT / "windows"
 
 # tapi.h / tspi.h numbers, written out so the test does not trust the code under test.
 LINE_CALLINFO = 1
