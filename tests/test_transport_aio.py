@@ -40,6 +40,7 @@ from tapievent.transports import (
     AuthenticationError,
     ConnectionLostError,
     ReconnectPolicy,
+    TransportError,
     blocking,
 )
 from tapievent.transports._common import EventBuffer
@@ -551,3 +552,21 @@ def _signature_as_documented(function: Callable[..., object]) -> str:
 def test_library_docs_state_the_whole_connect_signature(function: Callable[..., object]) -> None:
     """Both transports take what docs/library.md says, with the defaults it says."""
     assert _documented_connect_signature() == _signature_as_documented(function)
+
+
+def test_transport_errors_are_their_own_family() -> None:
+    """``except ProtocolError`` must not swallow an outage (issue 10 item 6)."""
+    from tapievent import ProtocolError
+
+    for error in (ActionFailedError, ActionTimeoutError, AuthenticationError, ConnectionLostError):
+        assert issubclass(error, TransportError) and not issubclass(error, ProtocolError)
+    assert not issubclass(TransportError, ProtocolError)
+    assert issubclass(ActionTimeoutError, TimeoutError)
+    # The base of the protocol family is only caught, never raised itself.
+    package = Path(__file__).resolve().parent.parent / "tapievent"
+    raising = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "raise ProtocolError(" in path.read_text(encoding="utf-8")
+    ]
+    assert raising == []

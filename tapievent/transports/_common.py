@@ -20,7 +20,15 @@ from typing import ClassVar, Protocol, TypeVar
 
 import attrs
 
-from .._errors import ProtocolError, RemoteProtocolError
+from .._errors import (
+    ActionFailedError,
+    ActionTimeoutError,
+    AuthenticationError,
+    ConnectionLostError,
+    ProtocolError,
+    RemoteProtocolError,
+    TransportError,
+)
 from ..ami_codec import NEED_DATA, Action, Banner, Message
 from ..model import Diagnostic, LineDevState, LineDevStateFlag, OutputEvent
 from ..session import (
@@ -46,41 +54,6 @@ logger = logging.getLogger("tapievent.transports")
 
 DEFAULT_QUEUE_SIZE = 10_000
 """Events kept for a consumer that falls behind; past it the oldest are dropped."""
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class TransportError(ProtocolError):
-    """Base of the errors a transport raises (the connection, not the bytes, failed)."""
-
-
-class AuthenticationError(TransportError):
-    """Asterisk refused the login: wrong user, secret or MD5 key.
-
-    Never retried automatically: retrying a wrong secret cannot succeed and
-    Asterisk counts failed logins (security events, fail2ban). The message
-    names the user and the server's answer, never the secret.
-    """
-
-
-class ConnectionLostError(TransportError):
-    """The connection went away (or is being re-established) while an action waited."""
-
-
-class ActionTimeoutError(TransportError, TimeoutError):
-    """No response to an action within its timeout; the connection may be stalled."""
-
-
-class ActionFailedError(TransportError):
-    """Asterisk answered an action with ``Response: Error`` (or the action was refused).
-
-    ``result`` is the full :class:`~tapievent.session.ActionResult`.
-    """
-
-    def __init__(self, message: str, result: ActionResult) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 # --------------------------------------------------------------------------- reconnect

@@ -354,7 +354,7 @@ class AsyncClient(ClientBase):
                 self._fatal = self._core.refused_on_reconnect(exc)
                 self._notify()
                 return False
-            except (OSError, ProtocolError) as exc:
+            except (OSError, ProtocolError, TransportError) as exc:
                 logger.info("reconnect attempt %d failed: %s", attempt, exc)
                 continue
             # Read concurrently while asking which channels survived.

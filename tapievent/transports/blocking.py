@@ -377,7 +377,7 @@ class Client(ClientBase):
                     self._fatal = self._core.refused_on_reconnect(exc)
                     self._cond.notify_all()
                 return False
-            except (OSError, ProtocolError) as exc:
+            except (OSError, ProtocolError, TransportError) as exc:
                 logger.info("reconnect attempt %d failed: %s", attempt, exc)
                 continue
             return True
