@@ -39,6 +39,7 @@ from ..session import (
     Goodbye,
     LoginSucceeded,
 )
+from ..supervisor import ReconnectPolicy
 from ..tracker import CallHandle, CallTracker
 
 __all__ = [
@@ -57,43 +58,6 @@ DEFAULT_QUEUE_SIZE = 10_000
 
 
 # --------------------------------------------------------------------------- reconnect
-
-
-@attrs.frozen(slots=True)
-class ReconnectPolicy:
-    """Exponential backoff with jitter for re-establishing a lost connection.
-
-    The n-th retry (``attempt`` from 0) waits
-    ``min(max_delay, initial_delay * multiplier**attempt)`` scaled by a random
-    factor in ``[1 - jitter, 1]``, so a pool of clients that lost the same
-    Asterisk does not reconnect in lock-step. ``max_attempts=None`` retries
-    forever; authentication failures are never retried (see
-    :class:`AuthenticationError`). The random source is passed in so tests
-    are deterministic.
-    """
-
-    initial_delay: float = 0.5
-    max_delay: float = 30.0
-    multiplier: float = 2.0
-    jitter: float = 0.5
-    max_attempts: int | None = None
-
-    def __attrs_post_init__(self) -> None:
-        if self.initial_delay < 0 or self.max_delay < 0 or self.multiplier < 1:
-            raise ValueError("delays must be >= 0 and multiplier >= 1")
-        if not 0.0 <= self.jitter <= 1.0:
-            raise ValueError("jitter must be between 0 and 1")
-
-    def delay(self, attempt: int, random: Callable[[], float]) -> float:
-        """Seconds to wait before retry number ``attempt`` (0-based)."""
-        # Cap the exponent: 2**64 seconds is already "max_delay" and a larger
-        # power would overflow a float after enough failed attempts.
-        base = min(self.max_delay, self.initial_delay * self.multiplier ** min(attempt, 64))
-        return base * (1.0 - self.jitter * random())
-
-    def gives_up(self, attempt: int) -> bool:
-        """True when retry number ``attempt`` should not be made."""
-        return self.max_attempts is not None and attempt >= self.max_attempts
 
 
 def resolve_policy(reconnect: bool | ReconnectPolicy) -> ReconnectPolicy | None:
