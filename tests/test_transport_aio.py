@@ -86,7 +86,7 @@ def test_plain_login_ping_and_no_secret_in_repr_or_logs(caplog: pytest.LogCaptur
                 assert client.connected
                 result = await client.send_action(Action("Ping"))
                 assert result.ok and result.response.get("Ping") == "Pong"
-                assert SECRET not in repr(client) and SECRET not in repr(client._core)
+                assert SECRET not in repr(client) and SECRET not in repr(client._connection)
             assert fake.actions[0].get("Secret") == SECRET  # it was really used
             assert not client.connected
 
@@ -456,7 +456,7 @@ def test_slow_consumer_queue_is_bounded_and_drops_oldest() -> None:
         async with FakeAsterisk() as fake, client_for(fake, lines=LINES, queue_size=4) as client:
             await fake.inbound_call(list(LINES))  # ten events, nobody reading
             await asyncio.sleep(0.2)
-            assert len(client._core.buffer) == 4
+            assert len(client._buffer) == 4
             seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
             overflow = seen[0]
             assert isinstance(overflow, Diagnostic) and overflow.code == "queue-overflow"
@@ -570,3 +570,37 @@ def test_transport_errors_are_their_own_family() -> None:
         if "raise ProtocolError(" in path.read_text(encoding="utf-8")
     ]
     assert raising == []
+
+
+class _NoReportingClass(FakeAsterisk):
+    """A manager user without the system/reporting write class: CoreShowChannels refused."""
+
+    async def _action_coreshowchannels(self, conn: Any, action: Any) -> None:
+        self._reply(conn, action, ("Response", "Error"), ("Message", "Permission denied"))
+
+
+def test_a_refused_resync_keeps_the_live_call_and_says_so() -> None:
+    """Issue 15 #5: a refused CoreShowChannels used to end every live call
+    (synthesized IDLE, stale-call), as if no channel were alive."""
+
+    async def scenario() -> None:
+        async with _NoReportingClass() as fake, client_for(fake, lines=LINES) as client:
+            call = await fake.inbound_call(list(LINES), answer_on="Local/bob", hold=True)
+            await take_until(client, is_state("Local/bobbett", LineCallState.IDLE))
+            await fake.drop_connections()
+            seen = await take_until(client, is_devstate("INSERVICE"))
+            seen += await take_until(client, is_devstate("INSERVICE"))
+            assert kinds(seen) == [
+                "Diagnostic connection-lost",
+                "LineDevState Local/bob OUTOFSERVICE",
+                "LineDevState Local/bobbett OUTOFSERVICE",
+                "Diagnostic resync-failed",
+                "LineDevState Local/bob INSERVICE",
+                "LineDevState Local/bobbett INSERVICE",
+            ]
+            assert client.tracker.call_count == 1 and client.connected
+            await fake.hangup_call(call)
+            seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            assert kinds(seen) == ["CallState Local/bob IDLE"]
+
+    run(scenario)
