@@ -604,3 +604,77 @@ def test_a_refused_resync_keeps_the_live_call_and_says_so() -> None:
             assert kinds(seen) == ["CallState Local/bob IDLE"]
 
     run(scenario)
+
+
+_SHUTDOWN_WHILE_RECONNECTING = textwrap.dedent(
+    """
+        import asyncio
+        import socket
+        import threading
+
+        from tapievent.testing import FakeAsterisk
+        from tapievent.transports import ReconnectPolicy
+        from tapievent.transports.aio import connect
+
+
+        def hang_up_on_everyone(listener):
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                conn.close()
+
+
+        async def main(port_holder):
+            with FakeAsterisk.start_in_thread() as pbx:
+                clients = [
+                    await connect(
+                        "127.0.0.1",
+                        pbx.port,
+                        username="tapi",
+                        secret="tapisecret",
+                        reconnect=ReconnectPolicy(initial_delay=0.0, max_delay=0.0, jitter=0.0),
+                        connect_timeout=1.0,
+                        keepalive_interval=None,
+                    )
+                    for _ in range(8)
+                ]
+                port = pbx.port
+            # The PBX is gone; a peer that accepts and hangs up at once takes its port,
+            # so every client keeps failing its login and retrying.
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port))
+            listener.listen(64)
+            port_holder.append(listener)
+            threading.Thread(target=hang_up_on_everyone, args=(listener,), daemon=True).start()
+            for _ in range(60):
+                await asyncio.sleep(0.005)
+            assert not any(c.connected for c in clients)
+            # main ends here without close(): asyncio.run cancels the reconnecting clients
+
+
+        for _ in range(8):
+            listeners = []
+            asyncio.run(main(listeners))
+            for listener in listeners:
+                listener.close()
+        print("returned")
+    """
+)
+
+
+def test_asyncio_run_returns_when_main_leaves_a_reconnecting_client() -> None:
+    """Issue 15 #12: on Python 3.11 ``wait_for`` could turn the shutdown's
+    cancellation into the login's ConnectionLostError, which the reconnect
+    loop caught and retried, so ``asyncio.run()`` never returned. The old
+    client hung in 2 of 3 runs of this program (8 clients, 8 event loops)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SHUTDOWN_WHILE_RECONNECTING],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "returned\n"
