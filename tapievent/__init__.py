@@ -99,4 +99,15 @@ from .tracker import CallHandle as CallHandle
 from .tracker import CallTracker as CallTracker
 from .tracker import TrackedCall as TrackedCall
 
+# --- connection: session + tracker in one sans-IO object, and its reconnect supervisor ---
+from .connection import Connection as Connection
+from .connection import ConnectionEvent as ConnectionEvent
+from .supervisor import ReconnectPolicy as ReconnectPolicy
+from .supervisor import Supervisor as Supervisor
+from ._errors import TransportError as TransportError
+from ._errors import AuthenticationError as AuthenticationError
+from ._errors import ConnectionLostError as ConnectionLostError
+from ._errors import ActionTimeoutError as ActionTimeoutError
+from ._errors import ActionFailedError as ActionFailedError
+
 __version__ = "0.1.0"

@@ -138,3 +138,10 @@ class DiagnosticCode(str, enum.Enum):
         "The consumer fell behind and the oldest events were dropped.",
         "Read events faster or raise queue_size.",
     )
+    RESYNC_FAILED = (
+        "resync-failed",
+        "After a reconnect, CoreShowChannels was refused or failed; the tracked "
+        "calls were kept as they were, unchecked.",
+        "Give the manager user the 'reporting' (or 'system') write class so "
+        "calls that ended during an outage can be settled.",
+    )

@@ -91,6 +91,8 @@ def event_text(event: OutputEvent) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, str):
+        return str(value)  # a str enum (DiagnosticCode) is its stable spelling
     if isinstance(value, enum.Enum):
         return _flag_name(value)
     if isinstance(value, CallerId):

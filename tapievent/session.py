@@ -204,6 +204,16 @@ _NOT_LOGGED_IN: Final = frozenset({"permission denied", "authentication required
 _FORBIDDEN_CHARS: Final = ("\r", "\n", "\0")
 
 
+def _encodable(text: str) -> bool:
+    """Whether UTF-8 with ``surrogateescape`` can write ``text``, without trying it.
+
+    Surrogates U+DC80-U+DCFF stand for the bytes 0x80-0xFF of a value read
+    from a non-UTF-8 source and are written back as those bytes; any other
+    surrogate cannot be written at all.
+    """
+    return not any("\ud800" <= c <= "\udfff" and not "\udc80" <= c <= "\udcff" for c in text)
+
+
 def _fold(value: str | None) -> str:
     return (value or "").strip().casefold()
 
@@ -467,6 +477,14 @@ class AMISession:
         # injection check can never put the secret in an exception message.
         if any(c in secret for c in _FORBIDDEN_CHARS):
             raise LocalProtocolError("the AMI secret contains a CR, LF or NUL character")
+        # Tested character by character, not by trying to encode: an encoding
+        # error would carry the whole secret in its ``.object``. With MD5 the
+        # secret is first encoded when the challenge arrives, far from here.
+        if not _encodable(secret):
+            raise LocalProtocolError(
+                "the AMI secret cannot be encoded: it holds a lone surrogate "
+                "outside U+DC80-U+DCFF (the escapes of undecodable bytes)"
+            )
         if any(c in username for c in _FORBIDDEN_CHARS):
             raise LocalProtocolError("the AMI username contains a CR, LF or NUL character")
         # The Login is encoded only once the challenge arrives (md5), so its

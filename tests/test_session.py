@@ -7,6 +7,7 @@ import re
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -208,29 +209,29 @@ def _send_block(
     return True
 
 
+def _describe_result(event: ActionResult) -> str:
+    text = f"Result {event.action_id} {'ok' if event.ok else 'error'}"
+    if event.is_list:
+        text += f" items={len(event.events)} listed={event.listed_count}"
+    return text
+
+
+_DESCRIBE: dict[type, Callable[[Any], str]] = {
+    Banner: lambda e: f"Banner {'.'.join(map(str, e.version))}",
+    Message: lambda e: f"Event {e.event}",
+    LoginSucceeded: lambda e: f"LoginSucceeded {e.message.action_id}",
+    AuthenticationFailed: lambda e: f"AuthenticationFailed {e.reason}",
+    PermissionDenied: lambda e: f"PermissionDenied {e.response.action_id}",
+    ActionResult: _describe_result,
+    UnmatchedResponse: lambda e: f"Unmatched {e.response.action_id or '-'}",
+    Goodbye: lambda e: f"Goodbye {e.response.action_id}",
+    ConnectionClosed: lambda e: f"Closed expected={e.expected} unanswered={list(e.unanswered)}",
+}
+
+
 def describe(event: SessionEvent) -> str:
     """A one-line summary so an expected sequence reads like the capture."""
-    if isinstance(event, Banner):
-        return f"Banner {'.'.join(map(str, event.version))}"
-    if isinstance(event, Message):
-        return f"Event {event.event}"
-    if isinstance(event, LoginSucceeded):
-        return f"LoginSucceeded {event.message.action_id}"
-    if isinstance(event, AuthenticationFailed):
-        return f"AuthenticationFailed {event.reason}"
-    if isinstance(event, PermissionDenied):
-        return f"PermissionDenied {event.response.action_id}"
-    if isinstance(event, ActionResult):
-        text = f"Result {event.action_id} {'ok' if event.ok else 'error'}"
-        if event.is_list:
-            text += f" items={len(event.events)} listed={event.listed_count}"
-        return text
-    if isinstance(event, UnmatchedResponse):
-        return f"Unmatched {event.response.action_id or '-'}"
-    if isinstance(event, Goodbye):
-        return f"Goodbye {event.response.action_id}"
-    assert isinstance(event, ConnectionClosed)
-    return f"Closed expected={event.expected} unanswered={list(event.unanswered)}"
+    return _DESCRIBE[type(event)](event)
 
 
 CHUNKINGS: dict[str, Callable[[list[tuple[float, bytes]]], list[tuple[float, bytes]]]] = {
@@ -924,6 +925,28 @@ def test_secret_never_in_repr_exception_or_event() -> None:
 # --------------------------------------------------------------------------
 
 
+def _noise(draw: st.DrawFn, kind: int, action_ids: list[str]) -> list[Message]:
+    """Nothing (0), an unrelated event, an OriginateResponse or a stray response."""
+    if kind == 1:
+        return [msg(("Event", "Newchannel"), ("Uniqueid", "1.1"))]
+    if kind == 2:
+        return [originate_response(draw(st.sampled_from(action_ids)))]
+    if kind == 3:
+        return [ok("never-sent")]
+    return []
+
+
+def _answer_frame(action_id: str, token: int, items: int) -> Message:
+    """Token 0 is the response, 99 the list's completion, others its items."""
+    if token == 0:
+        if items >= 0:
+            return ok(action_id, ("EventList", "start"))
+        return ok(action_id, ("Ping", "Pong"))
+    if token == 99:
+        return msg(("Event", "XComplete"), ("ActionID", action_id), ("ListItems", str(items)))
+    return msg(("Event", "XItem"), ("ActionID", action_id), ("N", str(token)))
+
+
 @st.composite
 def interleavings(draw: st.DrawFn) -> tuple[list[tuple[str, int]], list[Message]]:
     """Actions, then every frame answering them in a random legal order,
@@ -948,25 +971,8 @@ def interleavings(draw: st.DrawFn) -> tuple[list[tuple[str, int]], list[Message]
             ordered[position] = mine_token
     frames: list[Message] = []
     for action_id, token in ordered:
-        noise = draw(st.integers(0, 3))
-        if noise == 1:
-            frames.append(msg(("Event", "Newchannel"), ("Uniqueid", "1.1")))
-        elif noise == 2:
-            frames.append(originate_response(draw(st.sampled_from([a for a, _ in actions]))))
-        elif noise == 3:
-            frames.append(ok("never-sent"))
-        items = dict(actions)[action_id]
-        if token == 0:
-            if items >= 0:
-                frames.append(ok(action_id, ("EventList", "start")))
-            else:
-                frames.append(ok(action_id, ("Ping", "Pong")))
-        elif token == 99:
-            frames.append(
-                msg(("Event", "XComplete"), ("ActionID", action_id), ("ListItems", str(items)))
-            )
-        else:
-            frames.append(msg(("Event", "XItem"), ("ActionID", action_id), ("N", str(token))))
+        frames += _noise(draw, draw(st.integers(0, 3)), [a for a, _ in actions])
+        frames.append(_answer_frame(action_id, token, dict(actions)[action_id]))
     return actions, frames
 
 
@@ -1168,3 +1174,29 @@ def test_arbitrary_bytes_raise_only_remote_errors_and_always_end_closed(
 
 def test_docs_examples_run(tmp_path: Path) -> None:
     assert run_python_blocks("session.md", tmp_path) >= 3
+
+
+@pytest.mark.parametrize("auth", ["md5", "plain"])
+@pytest.mark.parametrize("bad", ["\ud800", "\udfff", "\udc00"])
+def test_unencodable_secret_is_refused_up_front_without_carrying_it(auth: str, bad: str) -> None:
+    """Issue 15 #4: a lone surrogate that UTF-8 (with surrogateescape) cannot
+    write used to pass, and with MD5 failed only when the challenge came, as a
+    raw UnicodeEncodeError whose ``.object`` was the whole secret."""
+    secret = "hunter2" + bad
+    with pytest.raises(LocalProtocolError, match="secret cannot be encoded") as info:
+        AMISession("tapi", secret, auth="md5" if auth == "md5" else "plain")
+    exc = info.value
+    assert exc.__context__ is None and exc.__cause__ is None
+    assert all("hunter2" not in text for text in _texts(exc))
+    assert all("hunter2" not in repr(arg) for arg in exc.args)
+
+
+def test_surrogate_escaped_bytes_in_a_secret_still_log_in() -> None:
+    # A secret read from a non-UTF-8 environment holds U+DC80-U+DCFF escapes;
+    # those are bytes, written back as they were.
+    session = AMISession("tapi", "caf\udce9", auth="md5")
+    session.login()
+    session.handle_frame(Banner((11, 0, 0), "Asterisk Call Manager/11.0.0"))
+    session.handle_frame(ok("tapievent-1", ("Challenge", "885909314")))
+    key = hashlib.md5(b"885909314" + b"caf\xe9").hexdigest()
+    assert key.encode() in session.data_to_send()

@@ -40,6 +40,7 @@ from tapievent.transports import (
     AuthenticationError,
     ConnectionLostError,
     ReconnectPolicy,
+    TransportError,
     blocking,
 )
 from tapievent.transports._common import EventBuffer
@@ -85,7 +86,7 @@ def test_plain_login_ping_and_no_secret_in_repr_or_logs(caplog: pytest.LogCaptur
                 assert client.connected
                 result = await client.send_action(Action("Ping"))
                 assert result.ok and result.response.get("Ping") == "Pong"
-                assert SECRET not in repr(client) and SECRET not in repr(client._core)
+                assert SECRET not in repr(client) and SECRET not in repr(client._connection)
             assert fake.actions[0].get("Secret") == SECRET  # it was really used
             assert not client.connected
 
@@ -455,7 +456,7 @@ def test_slow_consumer_queue_is_bounded_and_drops_oldest() -> None:
         async with FakeAsterisk() as fake, client_for(fake, lines=LINES, queue_size=4) as client:
             await fake.inbound_call(list(LINES))  # ten events, nobody reading
             await asyncio.sleep(0.2)
-            assert len(client._core.buffer) == 4
+            assert len(client._buffer) == 4
             seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
             overflow = seen[0]
             assert isinstance(overflow, Diagnostic) and overflow.code == "queue-overflow"
@@ -551,3 +552,129 @@ def _signature_as_documented(function: Callable[..., object]) -> str:
 def test_library_docs_state_the_whole_connect_signature(function: Callable[..., object]) -> None:
     """Both transports take what docs/library.md says, with the defaults it says."""
     assert _documented_connect_signature() == _signature_as_documented(function)
+
+
+def test_transport_errors_are_their_own_family() -> None:
+    """``except ProtocolError`` must not swallow an outage (issue 10 item 6)."""
+    from tapievent import ProtocolError
+
+    for error in (ActionFailedError, ActionTimeoutError, AuthenticationError, ConnectionLostError):
+        assert issubclass(error, TransportError) and not issubclass(error, ProtocolError)
+    assert not issubclass(TransportError, ProtocolError)
+    assert issubclass(ActionTimeoutError, TimeoutError)
+    # The base of the protocol family is only caught, never raised itself.
+    package = Path(__file__).resolve().parent.parent / "tapievent"
+    raising = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "raise ProtocolError(" in path.read_text(encoding="utf-8")
+    ]
+    assert raising == []
+
+
+class _NoReportingClass(FakeAsterisk):
+    """A manager user without the system/reporting write class: CoreShowChannels refused."""
+
+    async def _action_coreshowchannels(self, conn: Any, action: Any) -> None:
+        self._reply(conn, action, ("Response", "Error"), ("Message", "Permission denied"))
+
+
+def test_a_refused_resync_keeps_the_live_call_and_says_so() -> None:
+    """Issue 15 #5: a refused CoreShowChannels used to end every live call
+    (synthesized IDLE, stale-call), as if no channel were alive."""
+
+    async def scenario() -> None:
+        async with _NoReportingClass() as fake, client_for(fake, lines=LINES) as client:
+            call = await fake.inbound_call(list(LINES), answer_on="Local/bob", hold=True)
+            await take_until(client, is_state("Local/bobbett", LineCallState.IDLE))
+            await fake.drop_connections()
+            seen = await take_until(client, is_devstate("INSERVICE"))
+            seen += await take_until(client, is_devstate("INSERVICE"))
+            assert kinds(seen) == [
+                "Diagnostic connection-lost",
+                "LineDevState Local/bob OUTOFSERVICE",
+                "LineDevState Local/bobbett OUTOFSERVICE",
+                "Diagnostic resync-failed",
+                "LineDevState Local/bob INSERVICE",
+                "LineDevState Local/bobbett INSERVICE",
+            ]
+            assert client.tracker.call_count == 1 and client.connected
+            await fake.hangup_call(call)
+            seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            assert kinds(seen) == ["CallState Local/bob IDLE"]
+
+    run(scenario)
+
+
+_SHUTDOWN_WHILE_RECONNECTING = textwrap.dedent(
+    """
+        import asyncio
+        import socket
+        import threading
+
+        from tapievent.testing import FakeAsterisk
+        from tapievent.transports import ReconnectPolicy
+        from tapievent.transports.aio import connect
+
+
+        def hang_up_on_everyone(listener):
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                conn.close()
+
+
+        async def main(port_holder):
+            with FakeAsterisk.start_in_thread() as pbx:
+                clients = [
+                    await connect(
+                        "127.0.0.1",
+                        pbx.port,
+                        username="tapi",
+                        secret="tapisecret",
+                        reconnect=ReconnectPolicy(initial_delay=0.0, max_delay=0.0, jitter=0.0),
+                        connect_timeout=1.0,
+                        keepalive_interval=None,
+                    )
+                    for _ in range(8)
+                ]
+                port = pbx.port
+            # The PBX is gone; a peer that accepts and hangs up at once takes its port,
+            # so every client keeps failing its login and retrying.
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port))
+            listener.listen(64)
+            port_holder.append(listener)
+            threading.Thread(target=hang_up_on_everyone, args=(listener,), daemon=True).start()
+            for _ in range(60):
+                await asyncio.sleep(0.005)
+            assert not any(c.connected for c in clients)
+            # main ends here without close(): asyncio.run cancels the reconnecting clients
+
+
+        for _ in range(8):
+            listeners = []
+            asyncio.run(main(listeners))
+            for listener in listeners:
+                listener.close()
+        print("returned")
+    """
+)
+
+
+def test_asyncio_run_returns_when_main_leaves_a_reconnecting_client() -> None:
+    """Issue 15 #12: on Python 3.11 ``wait_for`` could turn the shutdown's
+    cancellation into the login's ConnectionLostError, which the reconnect
+    loop caught and retried, so ``asyncio.run()`` never returned. The old
+    client hung in 2 of 3 runs of this program (8 clients, 8 event loops)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SHUTDOWN_WHILE_RECONNECTING],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "returned\n"

@@ -1,9 +1,10 @@
 """The asyncio transport: an AMI connection that yields TAPI events.
 
-It moves bytes between an ``asyncio`` stream and the sans-IO core
-(``AMISession`` for login and action matching, ``CallTracker`` for calls);
-it adds only what needs a clock or a socket: timeouts, the keepalive Ping,
-reconnecting with backoff, and a bounded event queue::
+It moves bytes between an ``asyncio`` stream and the sans-IO core (a
+:class:`~tapievent.connection.Connection`: session and tracker) and carries
+out the steps of a :class:`~tapievent.supervisor.Supervisor` (wait, open,
+log in, resync); it adds only what needs a clock or a socket: timeouts, the
+keepalive Ping, the sleeps, and a bounded event queue::
 
     async with connect("pbx.example", username="tapi", secret=s, lines=["Local/bob"]) as client:
         async for event in client.events():
@@ -22,7 +23,8 @@ Policies, stated once here and in ``docs/library.md``:
   ``LineDevState(OUTOFSERVICE)``; the client then retries with exponential
   backoff and jitter (:class:`ReconnectPolicy`), logs in again, asks
   ``CoreShowChannels``, lets the tracker reconcile (calls that ended
-  meanwhile get a synthesized IDLE) and reports ``INSERVICE``. Actions that
+  meanwhile get a synthesized IDLE; a refused list keeps every call and
+  says ``resync-failed``) and reports ``INSERVICE``. Actions that
   were waiting fail with :class:`ConnectionLostError`; they are not resent
   (an Originate must not dial twice).
 - **Bad credentials** are never retried: on reconnect they end the client
@@ -38,13 +40,15 @@ import asyncio
 import logging
 import random as _random
 import ssl as _ssl
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+from typing import Any, TypeVar
 
 from .._errors import ProtocolError
 from ..ami_codec import Action
+from ..connection import Connection
 from ..model import OutputEvent
 from ..session import ActionResult
+from ..supervisor import GiveUp, LogIn, Open, Resync, Serve, Step, Stop, Wait
 from ..tracker import CallHandle
 from ._common import (
     DEFAULT_QUEUE_SIZE,
@@ -53,14 +57,11 @@ from ._common import (
     AuthenticationError,
     ClientBase,
     ClientOptions,
-    Closed,
     ConnectionLostError,
     ReconnectPolicy,
-    Steps,
-    T,
     TransportError,
-    coreshowchannels,
-    ping,
+    check_result,
+    outcome_reason,
 )
 
 __all__ = [
@@ -77,6 +78,33 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
+
+T = TypeVar("T")
+
+
+async def _bounded(awaitable: Awaitable[T], timeout: float) -> T:
+    """``awaitable`` within ``timeout`` seconds, else ``asyncio.TimeoutError``.
+
+    Unlike ``asyncio.wait_for`` before Python 3.12, a cancellation of the
+    caller is never turned into the awaitable's own result or error when the
+    two happen at once: the caller's ``CancelledError`` always propagates
+    (issue 15 #12: shutdown hung while the client was reconnecting).
+    """
+    inner = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({inner}, timeout=timeout)
+    except BaseException:
+        inner.cancel()
+        raise
+    if not done:
+        inner.cancel()
+        await asyncio.wait({inner})
+        raise asyncio.TimeoutError
+    return inner.result()
+
+
+_RETRYABLE = (OSError, asyncio.TimeoutError, TransportError, ProtocolError)
+"""What a failed attempt may raise: reported to the supervisor, never a crash."""
 
 
 class AsyncClient(ClientBase):
@@ -95,7 +123,8 @@ class AsyncClient(ClientBase):
         self._writer: asyncio.StreamWriter | None = None
         self._reader: asyncio.StreamReader | None = None
         self._wakeup = asyncio.Event()
-        self._supervisor: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._runner: asyncio.Task[str] | None = None
         self._dead_reason: str | None = None
 
     # ------------------------------------------------------------------ public API
@@ -110,7 +139,7 @@ class AsyncClient(ClientBase):
         every queued event has been delivered.
         """
         while True:
-            event = self._core.buffer.get()
+            event = self._buffer.get()
             if event is not None:
                 yield event
                 continue
@@ -128,9 +157,8 @@ class AsyncClient(ClientBase):
         for an action that cannot be sent safely. A ``Response: Error`` is
         returned, not raised: check ``result.ok``.
         """
-        return await self._request(
-            action, self._options.action_timeout if timeout is None else timeout
-        )
+        timeout = self._options.action_timeout if timeout is None else timeout
+        return await self._request(lambda c: c.send_action(action), action.name, timeout)
 
     async def make_call(
         self,
@@ -148,10 +176,12 @@ class AsyncClient(ClientBase):
         The dialplan's ``LINE_NEWCALL`` for this call is not reported as a
         :class:`~tapievent.NewCall` (the application made it); its call
         states are. Raises :class:`ActionFailedError` when Asterisk refuses
-        the Originate.
+        the Originate (the call's own end is reported as events too).
         """
-        return await self._perform(
-            self._core.make_call(
+        handles: list[CallHandle] = []
+
+        def originate(connection: Connection) -> str:
+            handle = connection.make_call(
                 line,
                 destination,
                 context=context,
@@ -160,7 +190,12 @@ class AsyncClient(ClientBase):
                 timeout_ms=timeout_ms,
                 variables=variables,
             )
-        )
+            handles.append(handle)
+            return handle.action_id
+
+        result = await self._request(originate, "Originate", self._options.action_timeout)
+        check_result(result, "Originate")
+        return handles[0]
 
     async def hangup(self, call: CallHandle | str) -> ActionResult:
         """Hang the call up (AMI ``Hangup``).
@@ -168,49 +203,57 @@ class AsyncClient(ClientBase):
         ``call`` is the handle of a call you made or the call key of any tracked
         call (``NewCall.call_key``), so an inbound call can be hung up too.
         """
-        return await self._perform(self._core.hangup(call))
+        return check_result(await self._act(lambda c: c.hangup(call), "Hangup"), "Hangup")
 
     async def redirect(
         self, call: CallHandle | str, *, context: str, exten: str, priority: int = 1
     ) -> ActionResult:
         """Blind-transfer the call to ``exten@context`` (AMI ``Redirect``)."""
-        return await self._perform(
-            self._core.redirect(call, context=context, exten=exten, priority=priority)
+        result = await self._act(
+            lambda c: c.redirect(call, context=context, exten=exten, priority=priority),
+            "Redirect",
         )
+        return check_result(result, "Redirect")
 
     async def send_digits(self, call: CallHandle | str, digits: str) -> ActionResult:
-        """Play DTMF ``digits`` on the call (AMI ``PlayDTMF``, one action per digit, in order)."""
-        return await self._perform(self._core.send_digits(call, digits))
+        """Play DTMF ``digits`` on the call (AMI ``PlayDTMF``, one action per digit, in order).
+
+        Every digit is checked first; the first refusal stops the rest.
+        """
+        result: ActionResult | None = None
+        for action in self.tracker.digit_actions(call, digits):
+            result = check_result(await self.send_action(action), "PlayDTMF")
+        assert result is not None  # digit_actions refuses an empty string
+        return result
 
     async def close(self) -> None:
         """Log off, close the connection and end :meth:`events`. Idempotent."""
         if self._closing:
-            if self._supervisor is not None:
-                await asyncio.gather(self._supervisor, return_exceptions=True)
+            if self._task is not None:
+                await asyncio.gather(self._task, return_exceptions=True)
             return
         self._closing = True
         writer = self._writer
         if writer is not None and self._connected:
-            data = self._core.logoff()
+            self._connection.logoff()
+            data = self._connection.data_to_send()
             if data:
                 try:
                     writer.write(data)
-                    await asyncio.wait_for(writer.drain(), 1.0)
+                    await _bounded(writer.drain(), 1.0)
                 except (OSError, asyncio.TimeoutError):
                     pass
-            if self._supervisor is not None:
+            if self._task is not None:
                 # Wait (briefly) for Goodbye and the server's close.
-                await asyncio.wait(
-                    {asyncio.ensure_future(asyncio.shield(self._supervisor))}, timeout=1.0
-                )
+                await asyncio.wait({asyncio.ensure_future(asyncio.shield(self._task))}, timeout=1.0)
         if self._writer is not None:
             self._abort(self._writer)
-        if self._supervisor is not None and not self._supervisor.done():
-            self._supervisor.cancel()
-        if self._supervisor is not None:
-            await asyncio.gather(self._supervisor, return_exceptions=True)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
         self._connected = False
-        self._core.fail_pending("the client was closed")
+        self._fail_pending("the client was closed")
         self._finished = True
         self._wakeup.set()
         logger.info("closed connection to %s:%d", self.host, self.port)
@@ -221,55 +264,126 @@ class AsyncClient(ClientBase):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    # ------------------------------------------------------------------ connection
+    # ------------------------------------------------------------------ the supervisor's steps
 
     async def _start(self) -> None:
-        await self._open()
-        self._supervisor = asyncio.create_task(self._supervise(), name="tapievent-aio")
+        """Carry out the supervisor's steps up to the first service; raise its errors."""
+        step = self._supervisor.start()
+        while not isinstance(step, (Serve, GiveUp, Stop)):
+            step = await self._carry_out(step)
+        if isinstance(step, GiveUp):
+            raise step.error
+        self._task = asyncio.create_task(self._supervise(step), name="tapievent-aio")
+
+    async def _supervise(self, step: Step) -> None:
+        try:
+            while not isinstance(step, (GiveUp, Stop)):
+                if self._closing:
+                    step = self._supervisor.close()
+                    break
+                step = await self._carry_out(step)
+            if isinstance(step, GiveUp):
+                self._fatal = step.error
+        finally:
+            self._connected = False
+            self._finished = True
+            self._wakeup.set()
+
+    async def _carry_out(self, step: Step) -> Step:
+        """Do one step; return the supervisor's next one."""
+        supervisor = self._supervisor
+        if isinstance(step, Wait):
+            logger.info("reconnecting to %s:%d in %.3fs", self.host, self.port, step.seconds)
+            await asyncio.sleep(step.seconds)
+            return supervisor.waited()
+        if isinstance(step, Open):
+            try:
+                await self._open()
+            except _RETRYABLE as exc:
+                logger.info("connecting to %s:%d failed: %s", self.host, self.port, exc)
+                return supervisor.failed(exc)
+            return supervisor.opened()
+        if isinstance(step, LogIn):
+            return await self._log_in()
+        if isinstance(step, Resync):
+            return await self._resync()
+        assert isinstance(step, Serve)
+        runner, self._runner = self._runner, None
+        reason = await (runner if runner is not None else self._run_connection())
+        if self._closing:
+            return supervisor.close()
+        self._lost(reason)
+        return supervisor.failed(ConnectionLostError(reason))
 
     async def _open(self) -> None:
-        """Connect and log in; on success the client is connected."""
+        timeout = self._options.connect_timeout
         try:
-            reader, writer = await asyncio.wait_for(
+            self._reader, self._writer = await _bounded(
                 asyncio.open_connection(
                     self.host,
                     self.port,
                     ssl=self._options.ssl,
                     server_hostname=self.host if self._options.ssl is not None else None,
                 ),
-                self._options.connect_timeout,
+                timeout,
             )
         except asyncio.TimeoutError:
             raise TimeoutError(
-                f"connecting to {self.host}:{self.port} timed out "
-                f"after {self._options.connect_timeout}s"
+                f"connecting to {self.host}:{self.port} timed out after {timeout}s"
             ) from None
+
+    async def _log_in(self) -> Step:
+        timeout = self._options.connect_timeout
         try:
-            await asyncio.wait_for(self._login(reader, writer), self._options.connect_timeout)
-        except asyncio.TimeoutError:
-            self._abort(writer)
-            raise TimeoutError(
-                f"no login answer from {self.host}:{self.port} "
-                f"within {self._options.connect_timeout}s"
-            ) from None
-        except BaseException:
-            self._abort(writer)
-            raise
-        self._reader, self._writer = reader, writer
+            try:
+                await _bounded(self._login(), timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError(
+                    f"no login answer from {self.host}:{self.port} within {timeout}s"
+                ) from None
+        except AuthenticationError as exc:
+            self._drop_connection(str(exc))
+            return self._supervisor.refused(exc)
+        except _RETRYABLE as exc:
+            logger.info("login to %s:%d failed: %s", self.host, self.port, exc)
+            self._drop_connection(str(exc))
+            return self._supervisor.failed(exc)
         self._connected = True
         self._dead_reason = None
-        logger.info("logged in to %s:%d as %r", self.host, self.port, self._core.username)
+        logger.info("logged in to %s:%d as %r", self.host, self.port, self._options.username)
+        return self._supervisor.logged_in()
 
-    async def _login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(self._core.start_session())
+    async def _login(self) -> None:
+        reader, writer = self._reader, self._writer
+        assert reader is not None and writer is not None
+        self._connection.login()
+        writer.write(self._connection.data_to_send())
         while True:
             data = await reader.read(_READ_SIZE)
-            outcomes, out = self._core.receive(data)
-            if out:
-                writer.write(out)
-            self._notify()
-            if self._core.logged_in(outcomes, eof=not data):
+            outcomes = self._feed(data)
+            self._flush()
+            if self._logged_in(outcomes, eof=not data):
                 return
+
+    async def _resync(self) -> Step:
+        """Read concurrently while asking which channels survived the outage."""
+        runner = asyncio.create_task(self._run_connection())
+        try:
+            await self._request(
+                lambda c: c.resync(), "CoreShowChannels", self._options.action_timeout
+            )
+        except (ActionTimeoutError, ConnectionLostError) as exc:
+            logger.info("resynchronisation failed: %s", exc)
+            if self._writer is not None:
+                self._abort(self._writer)
+            await runner
+            self._drop_connection("resynchronisation failed")
+            return self._supervisor.failed(exc)
+        # The Connection has reconciled (or said resync-failed) and reported INSERVICE.
+        self._notify()
+        logger.info("back in service on %s:%d", self.host, self.port)
+        self._runner = runner
+        return self._supervisor.resynced()
 
     async def _run_connection(self) -> str:
         """Read until the connection ends; returns why it ended."""
@@ -288,12 +402,8 @@ class AsyncClient(ClientBase):
                 except (OSError, _ssl.SSLError) as exc:
                     reason = f"connection error: {exc}"
                     data = b""
-                outcomes, out = self._core.receive(data)
-                if out and not writer.is_closing():
-                    writer.write(out)
-                for outcome in outcomes:
-                    if isinstance(outcome, Closed):
-                        reason = outcome.reason
+                reason = outcome_reason(self._feed(data)) or reason
+                self._flush()
                 self._notify()
                 if not data:
                     break
@@ -309,7 +419,7 @@ class AsyncClient(ClientBase):
         while True:
             await asyncio.sleep(interval)
             try:
-                await self._request(ping(), timeout)
+                await self._request(lambda c: c.send_action(Action("Ping")), "Ping", timeout)
             except ActionTimeoutError:
                 self._dead_reason = f"keepalive: no answer to Ping within {timeout}s"
                 logger.warning("%s:%d: %s", self.host, self.port, self._dead_reason)
@@ -318,70 +428,9 @@ class AsyncClient(ClientBase):
             except (ConnectionLostError, ProtocolError):
                 return
 
-    async def _supervise(self) -> None:
-        try:
-            while True:
-                reason = await self._run_connection()
-                if self._closing:
-                    return
-                self._lost(reason)
-                if self._options.reconnect is None:
-                    self._fatal = ConnectionLostError(reason)
-                    return
-                if not await self._reconnect():
-                    return
-        finally:
-            self._connected = False
-            self._finished = True
-            self._wakeup.set()
-
-    async def _reconnect(self) -> bool:
-        """Retry until connected and resynchronised; False when giving up."""
-        policy = self._options.reconnect
-        assert policy is not None
-        attempt = 0
-        while not self._closing:
-            if policy.gives_up(attempt):
-                self._fatal = self._core.gave_up(attempt)
-                return False
-            delay = policy.delay(attempt, self._options.random)
-            attempt += 1
-            logger.info("reconnecting to %s:%d in %.3fs", self.host, self.port, delay)
-            await asyncio.sleep(delay)
-            try:
-                await self._open()
-            except AuthenticationError as exc:
-                self._fatal = self._core.refused_on_reconnect(exc)
-                self._notify()
-                return False
-            except (OSError, ProtocolError) as exc:
-                logger.info("reconnect attempt %d failed: %s", attempt, exc)
-                continue
-            # Read concurrently while asking which channels survived.
-            runner = asyncio.create_task(self._run_connection())
-            try:
-                result = await self._request(coreshowchannels(), self._options.action_timeout)
-            except (ActionTimeoutError, ConnectionLostError) as exc:
-                logger.info("resynchronisation failed: %s", exc)
-                if self._writer is not None:
-                    self._abort(self._writer)
-                await runner
-                self._drop_connection("resynchronisation failed")
-                continue
-            self._core.resynced(result)
-            self._notify()
-            logger.info("back in service on %s:%d", self.host, self.port)
-            # Hand the running connection back to the supervisor loop.
-            reason = await runner
-            if self._closing:
-                return False
-            self._lost(reason)
-            attempt = 0
-        return False
-
     def _lost(self, reason: str) -> None:
         self._drop_connection(reason)
-        logger.warning("%s", self._core.lost(reason))
+        logger.warning("connection to %s:%d lost: %s", self.host, self.port, reason)
         self._notify()
 
     def _drop_connection(self, reason: str) -> None:
@@ -389,8 +438,8 @@ class AsyncClient(ClientBase):
         if self._writer is not None:
             self._abort(self._writer)
         self._writer = self._reader = None
-        self._core.session = None
-        self._core.fail_pending(reason)
+        self._connection_lost(reason)
+        self._fail_pending(reason)
 
     @staticmethod
     def _abort(writer: asyncio.StreamWriter) -> None:
@@ -399,32 +448,35 @@ class AsyncClient(ClientBase):
             transport.abort()
 
     def _notify(self) -> None:
-        if len(self._core.buffer) or self._core.buffer.dropped:
+        if len(self._buffer) or self._buffer.dropped:
             self._wakeup.set()
 
-    async def _request(self, action: Action, timeout: float) -> ActionResult:
-        writer = self._writer
-        if writer is None or not self._connected or self._core.session is None:
-            raise self._core.not_connected()
-        future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
-        action_id, data = self._core.send(action, future)
-        writer.write(data)
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            raise self._core.timed_out(action_id, action, timeout) from None
+    def _flush(self) -> None:
+        data = self._connection.data_to_send()
+        if data and self._writer is not None and not self._writer.is_closing():
+            self._writer.write(data)
 
-    async def _perform(self, steps: Steps[T]) -> T:
-        """Send a request's actions one by one, handing each result back to it."""
-        action = next(steps)
-        while True:
-            result = await self.send_action(action)
-            try:
-                action = steps.send(result)
-            except StopIteration as done:
-                return cast(T, done.value)
-            finally:
-                self._notify()  # a refused Originate has queued the call's end
+    async def _act(self, send: Callable[[Connection], str], what: str) -> ActionResult:
+        return await self._request(send, what, self._options.action_timeout)
+
+    async def _request(
+        self, send: Callable[[Connection], str], what: str, timeout: float
+    ) -> ActionResult:
+        """Queue one action on the connection (``send`` returns its ActionID) and await it."""
+        if self._writer is None or not self._connected or not self._connection.can_send:
+            raise self._not_connected()
+        future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
+        action_id = send(self._connection)
+        self._register(action_id, future)
+        self._flush()
+        self._notify()  # a refused Originate may already have queued the call's end
+        try:
+            result = await _bounded(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            raise self._timed_out(action_id, what, timeout) from None
+        finally:
+            self._notify()
+        return result
 
 
 class _Connector:

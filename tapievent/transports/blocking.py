@@ -2,8 +2,11 @@
 
 One background I/O thread per client owns the socket (``socket`` +
 ``selectors``) and drives the same sans-IO core as the asyncio transport
-(:class:`~tapievent.transports._common.ClientCore`); the calling threads
-only queue actions and wait. Keepalive, reconnect with backoff, the
+(a :class:`~tapievent.connection.Connection`, with the reconnect decisions
+of a :class:`~tapievent.supervisor.Supervisor`); the calling threads only
+queue actions and wait. Each turn of the I/O loop reads a bounded amount,
+so a flooding peer cannot starve the keepalive or delay ``close()``.
+Keepalive, reconnect with backoff, the
 ``CoreShowChannels`` reconcile, the ``OUTOFSERVICE``/``INSERVICE`` line
 states, the bounded queue (drop oldest + ``queue-overflow``) and the
 never-retried :class:`AuthenticationError` behave exactly as documented in
@@ -35,12 +38,13 @@ import ssl as _ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import cast
 
 from .._errors import ProtocolError
 from ..ami_codec import Action
+from ..connection import Connection
 from ..model import OutputEvent
 from ..session import ActionResult
+from ..supervisor import GiveUp, LogIn, Open, Resync, Serve, Step, Stop, Wait
 from ..tracker import CallHandle
 from ._common import (
     DEFAULT_QUEUE_SIZE,
@@ -49,14 +53,11 @@ from ._common import (
     AuthenticationError,
     ClientBase,
     ClientOptions,
-    Closed,
     ConnectionLostError,
     ReconnectPolicy,
-    Steps,
-    T,
     TransportError,
-    coreshowchannels,
-    ping,
+    check_result,
+    outcome_reason,
 )
 
 __all__ = [
@@ -74,9 +75,17 @@ logger = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
 
+_MAX_READS_PER_CYCLE = 4
+"""recv() calls per turn of the I/O loop (256 KiB at most): a peer that floods
+the socket can never keep the loop from its writes, timers and close (issue
+15 #10: reading until the socket would block grew memory without bound)."""
+
+_RETRYABLE = (OSError, TransportError, ProtocolError)
+"""What a failed attempt may raise: reported to the supervisor, never a crash."""
+
 
 class _Waiter:
-    """One thread waiting for one action's result (a ``Waiter`` for ClientCore)."""
+    """One thread waiting for one action's result (a ``Waiter`` for ClientBase)."""
 
     __slots__ = ("_event", "error", "result")
 
@@ -111,7 +120,7 @@ class Client(ClientBase):
     def __init__(self, options: ClientOptions) -> None:
         super().__init__(options)
         self.lock = threading.Lock()
-        """Guards the session, the tracker and the queue; hold it to read ``tracker``."""
+        """Guards the connection, the tracker and the queue; hold it to read ``tracker``."""
         self._cond = threading.Condition(self.lock)
         self._outgoing = bytearray()
         self._sock: socket.socket | None = None
@@ -134,7 +143,7 @@ class Client(ClientBase):
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
-                event = self._core.buffer.get()
+                event = self._buffer.get()
                 if event is not None:
                     return event
                 if self._events_ended():
@@ -162,23 +171,7 @@ class Client(ClientBase):
 
         Same errors as :meth:`tapievent.transports.aio.AsyncClient.send_action`.
         """
-        timeout = self._options.action_timeout if timeout is None else timeout
-        with self.lock:
-            if not self._connected or self._core.session is None:
-                raise self._core.not_connected()
-            waiter = _Waiter()
-            action_id, data = self._core.send(action, waiter)
-            self._outgoing += data
-        self._wake()
-        if not waiter.wait(timeout):
-            with self.lock:
-                error = self._core.timed_out(action_id, action, timeout)
-            if not waiter.done():
-                raise error
-        if waiter.error is not None:
-            raise waiter.error
-        assert waiter.result is not None
-        return waiter.result
+        return self._request(lambda c: c.send_action(action), action.name, timeout)
 
     def make_call(
         self,
@@ -192,8 +185,10 @@ class Client(ClientBase):
         variables: Mapping[str, str] | None = None,
     ) -> CallHandle:
         """Originate a call for ``line``; its NEWCALL is filtered, its states are not."""
-        return self._perform(
-            self._core.make_call(
+        handles: list[CallHandle] = []
+
+        def originate(connection: Connection) -> str:
+            handle = connection.make_call(
                 line,
                 destination,
                 context=context,
@@ -202,7 +197,11 @@ class Client(ClientBase):
                 timeout_ms=timeout_ms,
                 variables=variables,
             )
-        )
+            handles.append(handle)
+            return handle.action_id
+
+        check_result(self._request(originate, "Originate", None), "Originate")
+        return handles[0]
 
     def hangup(self, call: CallHandle | str) -> ActionResult:
         """Hang the call up (AMI ``Hangup``).
@@ -210,19 +209,28 @@ class Client(ClientBase):
         ``call`` is the handle of a call you made or the call key of any tracked
         call (``NewCall.call_key``), so an inbound call can be hung up too.
         """
-        return self._perform(self._core.hangup(call))
+        return check_result(self._request(lambda c: c.hangup(call), "Hangup", None), "Hangup")
 
     def redirect(
         self, call: CallHandle | str, *, context: str, exten: str, priority: int = 1
     ) -> ActionResult:
         """Blind-transfer the call to ``exten@context`` (AMI ``Redirect``)."""
-        return self._perform(
-            self._core.redirect(call, context=context, exten=exten, priority=priority)
+        result = self._request(
+            lambda c: c.redirect(call, context=context, exten=exten, priority=priority),
+            "Redirect",
+            None,
         )
+        return check_result(result, "Redirect")
 
     def send_digits(self, call: CallHandle | str, digits: str) -> ActionResult:
         """Play DTMF ``digits`` on the call (AMI ``PlayDTMF``, one action per digit, in order)."""
-        return self._perform(self._core.send_digits(call, digits))
+        with self.lock:
+            actions = self.tracker.digit_actions(call, digits)
+        result: ActionResult | None = None
+        for action in actions:
+            result = check_result(self.send_action(action), "PlayDTMF")
+        assert result is not None  # digit_actions refuses an empty string
+        return result
 
     def close(self, timeout: float = 1.0) -> None:
         """Log off, stop the I/O thread, end :meth:`events`. Idempotent, thread-safe."""
@@ -230,7 +238,8 @@ class Client(ClientBase):
             already = self._closing
             self._closing = True
             if not already and self._connected:
-                self._outgoing += self._core.logoff()
+                self._connection.logoff()
+                self._outgoing += self._connection.data_to_send()
         self._stop.set()
         self._wake()
         thread = self._thread
@@ -243,7 +252,7 @@ class Client(ClientBase):
                 thread.join(timeout + 5.0)
         with self._cond:
             self._connected = False
-            self._core.fail_pending("the client was closed")
+            self._fail_pending("the client was closed")
             self._finished = True
             self._cond.notify_all()
         if thread is None or not thread.is_alive():
@@ -259,91 +268,66 @@ class Client(ClientBase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ requests
 
-    def _start(self) -> None:
-        self._sock = self._open()
-        self._thread = threading.Thread(
-            target=self._io_main, name=f"tapievent-{self.host}:{self.port}", daemon=True
-        )
-        self._thread.start()
+    def _request(
+        self, send: Callable[[Connection], str], what: str, timeout: float | None
+    ) -> ActionResult:
+        """Queue one action on the connection (``send`` returns its ActionID), wait for it."""
+        timeout = self._options.action_timeout if timeout is None else timeout
+        with self._cond:
+            if not self._connected or not self._connection.can_send:
+                raise self._not_connected()
+            waiter = _Waiter()
+            action_id = send(self._connection)
+            self._register(action_id, waiter)
+            self._outgoing += self._connection.data_to_send()
+        self._wake()
+        answered = waiter.wait(timeout)
+        with self._cond:
+            self._cond.notify_all()  # a refused Originate has queued the call's end
+            if not answered and not waiter.done():
+                raise self._timed_out(action_id, what, timeout)
+        if waiter.error is not None:
+            raise waiter.error
+        assert waiter.result is not None
+        return waiter.result
 
-    def _perform(self, steps: Steps[T]) -> T:
-        """Send a request's actions one by one, handing each result back to it.
-
-        The request's own code touches the tracker, so it runs under the lock;
-        the waits for answers do not.
-        """
+    def _submit_internal(self, send: Callable[[Connection], str]) -> _Waiter:
+        """Queue an action from the I/O thread itself (Ping, CoreShowChannels)."""
+        waiter = _Waiter()
         with self.lock:
-            action = next(steps)
-        while True:
-            result = self.send_action(action)
-            with self._cond:
-                try:
-                    action = steps.send(result)
-                except StopIteration as done:
-                    return cast(T, done.value)
-                finally:
-                    self._cond.notify_all()  # a refused Originate has queued the call's end
+            self._register(send(self._connection), waiter)
+            self._outgoing += self._connection.data_to_send()
+        return waiter
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
 
-    def _open(self) -> socket.socket:
-        """Connect and log in (blocking, bounded by ``connect_timeout``)."""
-        connect_timeout = self._options.connect_timeout
-        deadline = time.monotonic() + connect_timeout
-        sock = socket.create_connection((self.host, self.port), timeout=connect_timeout)
-        try:
-            if self._options.ssl is not None:
-                sock = self._options.ssl.wrap_socket(sock, server_hostname=self.host)
-            with self.lock:
-                data = self._core.start_session()
-            sock.sendall(data)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"no login answer from {self.host}:{self.port} within {connect_timeout}s"
-                    )
-                sock.settimeout(remaining)
-                try:
-                    chunk = sock.recv(_READ_SIZE)
-                except TimeoutError:
-                    continue
-                with self._cond:
-                    outcomes, out = self._core.receive(chunk)
-                    self._cond.notify_all()
-                if out:
-                    sock.sendall(out)
-                if self._core.logged_in(outcomes, eof=not chunk):
-                    sock.setblocking(False)
-                    with self.lock:
-                        self._connected = True
-                    logger.info(
-                        "logged in to %s:%d as %r", self.host, self.port, self._core.username
-                    )
-                    return sock
-        except BaseException:
-            with contextlib.suppress(OSError):
-                sock.close()
-            raise
+    # ------------------------------------------------------------------ the supervisor's steps
 
-    def _io_main(self) -> None:
+    def _start(self) -> None:
+        """Carry out the supervisor's steps up to the first service; raise its errors."""
+        step = self._supervisor.start()
+        while not isinstance(step, (Serve, GiveUp, Stop)):
+            step = self._carry_out(step)
+        if isinstance(step, GiveUp):
+            raise step.error
+        self._thread = threading.Thread(
+            target=self._io_main,
+            args=(step,),
+            name=f"tapievent-{self.host}:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _io_main(self, step: Step) -> None:
         try:
-            resync = False
-            while True:
-                reason = self._run_connection(resync)
-                if self._closing:
-                    return
-                self._lost(reason)
-                if self._options.reconnect is None:
-                    self._fatal = ConnectionLostError(reason)
-                    return
-                if not self._reconnect():
-                    return
-                resync = True
+            while not isinstance(step, (GiveUp, Stop)):
+                step = self._supervisor.close() if self._closing else self._carry_out(step)
+            if isinstance(step, GiveUp):
+                self._fatal = step.error
         except BaseException as exc:  # pragma: no cover - a bug; never die silently
             logger.exception("I/O thread failed")
             self._fatal = ConnectionLostError(f"I/O thread failed: {exc!r}")
@@ -351,173 +335,248 @@ class Client(ClientBase):
             with self._cond:
                 self._connected = False
                 self._finished = True
-                self._core.fail_pending("the client stopped")
+                self._fail_pending("the client stopped")
                 self._cond.notify_all()
-            if self._sock is not None:
-                with contextlib.suppress(OSError):
-                    self._sock.close()
+            self._close_socket()
 
-    def _reconnect(self) -> bool:
-        policy = self._options.reconnect
-        assert policy is not None
-        attempt = 0
-        while not self._closing:
-            if policy.gives_up(attempt):
-                self._fatal = self._core.gave_up(attempt)
-                return False
-            delay = policy.delay(attempt, self._options.random)
-            attempt += 1
-            logger.info("reconnecting to %s:%d in %.3fs", self.host, self.port, delay)
-            if self._stop.wait(delay):
-                return False
+    def _carry_out(self, step: Step) -> Step:
+        """Do one step; return the supervisor's next one."""
+        supervisor = self._supervisor
+        if isinstance(step, Wait):
+            logger.info("reconnecting to %s:%d in %.3fs", self.host, self.port, step.seconds)
+            return supervisor.close() if self._stop.wait(step.seconds) else supervisor.waited()
+        if isinstance(step, Open):
             try:
-                self._sock = self._open()
-            except AuthenticationError as exc:
-                with self._cond:
-                    self._fatal = self._core.refused_on_reconnect(exc)
-                    self._cond.notify_all()
-                return False
-            except (OSError, ProtocolError) as exc:
-                logger.info("reconnect attempt %d failed: %s", attempt, exc)
+                self._sock = self._open_socket()
+            except _RETRYABLE as exc:
+                logger.info("connecting to %s:%d failed: %s", self.host, self.port, exc)
+                return supervisor.failed(exc)
+            return supervisor.opened()
+        if isinstance(step, LogIn):
+            return self._log_in()
+        assert isinstance(step, (Resync, Serve))
+        reason = _Pump(self, resync=isinstance(step, Resync)).run()
+        if self._closing:
+            return supervisor.close()
+        self._lost(reason)
+        return supervisor.failed(ConnectionLostError(reason))
+
+    def _open_socket(self) -> socket.socket:
+        timeout = self._options.connect_timeout
+        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        if self._options.ssl is not None:
+            try:
+                sock = self._options.ssl.wrap_socket(sock, server_hostname=self.host)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+    def _log_in(self) -> Step:
+        """Log in on the open socket (blocking, bounded by ``connect_timeout``)."""
+        sock = self._sock
+        assert sock is not None
+        try:
+            self._login(sock)
+        except AuthenticationError as exc:
+            self._drop(str(exc))
+            return self._supervisor.refused(exc)
+        except _RETRYABLE as exc:
+            logger.info("login to %s:%d failed: %s", self.host, self.port, exc)
+            self._drop(str(exc))
+            return self._supervisor.failed(exc)
+        sock.setblocking(False)
+        with self.lock:
+            self._connected = True
+        logger.info("logged in to %s:%d as %r", self.host, self.port, self._options.username)
+        return self._supervisor.logged_in()
+
+    def _login(self, sock: socket.socket) -> None:
+        connect_timeout = self._options.connect_timeout
+        deadline = time.monotonic() + connect_timeout
+        with self.lock:
+            self._connection.login()
+            data = self._connection.data_to_send()
+        sock.sendall(data)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"no login answer from {self.host}:{self.port} within {connect_timeout}s"
+                )
+            sock.settimeout(remaining)
+            try:
+                chunk = sock.recv(_READ_SIZE)
+            except TimeoutError:
                 continue
-            return True
-        return False
+            with self._cond:
+                outcomes = self._feed(chunk)
+                out = self._connection.data_to_send()
+                self._cond.notify_all()
+                if out:
+                    sock.sendall(out)
+                if self._logged_in(outcomes, eof=not chunk):
+                    return
 
     def _lost(self, reason: str) -> None:
+        """A connection that was serving is gone (logged as a warning)."""
+        self._drop(reason)
+        logger.warning("connection to %s:%d lost: %s", self.host, self.port, reason)
+
+    def _drop(self, reason: str) -> None:
+        """The TCP connection is gone: tell the Connection, fail the waiters, close it."""
         with self._cond:
             self._connected = False
             self._outgoing.clear()
-            self._core.fail_pending(reason)
-            text = self._core.lost(reason)
+            self._fail_pending(reason)
+            self._connection_lost(reason)
             self._cond.notify_all()
-        logger.warning("%s", text)
+        self._close_socket()
+
+    def _close_socket(self) -> None:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
             self._sock = None
 
-    def _submit_internal(self, action: Action) -> _Waiter:
-        """Queue an action from the I/O thread itself (Ping, CoreShowChannels)."""
-        waiter = _Waiter()
-        with self.lock:
-            _action_id, data = self._core.send(action, waiter)
-            self._outgoing += data
-        return waiter
-
-    def _run_connection(self, resync: bool) -> str:
-        """Pump the socket until the connection ends; returns why it ended."""
-        sock = self._sock
-        assert sock is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self._wake_r, selectors.EVENT_READ)
-        selector.register(sock, selectors.EVENT_READ)
-        wbuf = bytearray()
-        writing = False
-        interval = self._options.keepalive_interval
-        keepalive_timeout = self._options.keepalive_timeout
-        now = time.monotonic()
-        next_ping = None if interval is None else now + interval
-        ping_waiter: _Waiter | None = None
-        ping_deadline = 0.0
-        resync_waiter = self._submit_internal(coreshowchannels()) if resync else None
-        resync_deadline = now + self._options.action_timeout
-        try:
-            while True:
-                if self._abort:
-                    return "the client was closed"
-                with self.lock:
-                    if self._outgoing:
-                        wbuf += self._outgoing
-                        self._outgoing.clear()
-                if wbuf:
-                    try:
-                        sent = sock.send(wbuf)
-                        del wbuf[:sent]
-                    except (BlockingIOError, _ssl.SSLWantWriteError, _ssl.SSLWantReadError):
-                        pass
-                    except OSError as exc:
-                        return f"connection error: {exc}"
-                if bool(wbuf) != writing:
-                    writing = bool(wbuf)
-                    events = selectors.EVENT_READ | (selectors.EVENT_WRITE if writing else 0)
-                    selector.modify(sock, events)
-                now = time.monotonic()
-                deadlines: list[float] = []
-                if ping_waiter is not None:
-                    deadlines.append(ping_deadline)
-                elif next_ping is not None:
-                    deadlines.append(next_ping)
-                if resync_waiter is not None:
-                    deadlines.append(resync_deadline)
-                timeout = max(0.0, min(deadlines) - now) if deadlines else None
-                if isinstance(sock, _ssl.SSLSocket) and sock.pending():
-                    timeout = 0.0
-                ready = selector.select(timeout)
-                for key, _mask in ready:
-                    if key.fileobj is self._wake_r:
-                        with contextlib.suppress(OSError):
-                            while self._wake_r.recv(4096):
-                                pass
-                if any(key.fileobj is sock for key, _ in ready) or (
-                    isinstance(sock, _ssl.SSLSocket) and sock.pending()
-                ):
-                    data, eof, error = _recv_available(sock)
-                    reason = self._dispatch(data) if data else None
-                    if eof:
-                        end = self._dispatch(b"")
-                        return error or reason or end or "connection closed by the server"
-                now = time.monotonic()
-                if resync_waiter is not None:
-                    if resync_waiter.done():
-                        if resync_waiter.result is None:
-                            return "resynchronisation failed"
-                        with self._cond:
-                            self._core.resynced(resync_waiter.result)
-                            self._cond.notify_all()
-                        logger.info("back in service on %s:%d", self.host, self.port)
-                        resync_waiter = None
-                    elif now >= resync_deadline:
-                        return "no answer to CoreShowChannels after reconnecting"
-                if ping_waiter is not None:
-                    if ping_waiter.done():
-                        ping_waiter = None
-                        assert interval is not None
-                        next_ping = now + interval
-                    elif now >= ping_deadline:
-                        return f"keepalive: no answer to Ping within {keepalive_timeout}s"
-                elif next_ping is not None and now >= next_ping:
-                    ping_waiter = self._submit_internal(ping())
-                    ping_deadline = now + keepalive_timeout
-        finally:
-            selector.close()
-
     def _dispatch(self, data: bytes) -> str | None:
-        """Feed bytes to the core (it completes waiters); returns a close reason if any."""
-        reason = None
+        """Feed bytes to the connection (it completes waiters); returns a close reason if any."""
         with self._cond:
-            outcomes, out = self._core.receive(data)
-            if out:
-                self._outgoing += out
-            for outcome in outcomes:
-                if isinstance(outcome, Closed):
-                    reason = outcome.reason
+            reason = outcome_reason(self._feed(data))
+            self._outgoing += self._connection.data_to_send()
             self._cond.notify_all()
         return reason
 
 
-def _recv_available(sock: socket.socket) -> tuple[bytes, bool, str | None]:
-    """Everything readable now: (data, eof, error text)."""
+class _Pump:
+    """One connection's I/O loop in the I/O thread: socket, wake-ups, keepalive, resync.
+
+    Each turn writes what is queued, waits for the socket or the next timer,
+    reads a bounded amount, and checks the Ping and the resync; ``run``
+    returns why the connection ended.
+    """
+
+    def __init__(self, client: Client, *, resync: bool) -> None:
+        self.client = client
+        sock = client._sock
+        assert sock is not None
+        self.sock = sock
+        self.wbuf = bytearray()
+        self.writing = False
+        options = client._options
+        self.interval = options.keepalive_interval
+        self.keepalive_timeout = options.keepalive_timeout
+        now = time.monotonic()
+        self.next_ping = None if self.interval is None else now + self.interval
+        self.ping: _Waiter | None = None
+        self.ping_deadline = 0.0
+        self.resync = client._submit_internal(lambda c: c.resync()) if resync else None
+        self.resync_deadline = now + options.action_timeout
+
+    def run(self) -> str:
+        selector = selectors.DefaultSelector()
+        selector.register(self.client._wake_r, selectors.EVENT_READ)
+        selector.register(self.sock, selectors.EVENT_READ)
+        try:
+            while True:
+                reason = self._turn(selector)
+                if reason is not None:
+                    return reason
+        finally:
+            selector.close()
+
+    def _turn(self, selector: selectors.BaseSelector) -> str | None:
+        client, sock = self.client, self.sock
+        if client._abort:
+            return "the client was closed"
+        reason = self._write(selector)
+        if reason is not None:
+            return reason
+        ready = selector.select(self._timeout())
+        if any(key.fileobj is client._wake_r for key, _ in ready):
+            with contextlib.suppress(OSError):
+                while client._wake_r.recv(4096):
+                    pass
+        pending = isinstance(sock, _ssl.SSLSocket) and sock.pending()
+        if pending or any(key.fileobj is sock for key, _ in ready):
+            data, eof, error = _recv_some(sock)
+            reason = client._dispatch(data) if data else None
+            if eof:
+                end = client._dispatch(b"")
+                return error or reason or end or "connection closed by the server"
+        return self._timers(time.monotonic())
+
+    def _write(self, selector: selectors.BaseSelector) -> str | None:
+        client = self.client
+        with client.lock:
+            if client._outgoing:
+                self.wbuf += client._outgoing
+                client._outgoing.clear()
+        if self.wbuf:
+            try:
+                sent = self.sock.send(self.wbuf)
+                del self.wbuf[:sent]
+            except (BlockingIOError, _ssl.SSLWantWriteError, _ssl.SSLWantReadError):
+                pass
+            except OSError as exc:
+                return f"connection error: {exc}"
+        if bool(self.wbuf) != self.writing:
+            self.writing = bool(self.wbuf)
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.writing else 0)
+            selector.modify(self.sock, events)
+        return None
+
+    def _timeout(self) -> float | None:
+        deadlines: list[float] = []
+        if self.ping is not None:
+            deadlines.append(self.ping_deadline)
+        elif self.next_ping is not None:
+            deadlines.append(self.next_ping)
+        if self.resync is not None:
+            deadlines.append(self.resync_deadline)
+        if isinstance(self.sock, _ssl.SSLSocket) and self.sock.pending():
+            return 0.0
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _timers(self, now: float) -> str | None:
+        client = self.client
+        if self.resync is not None:
+            if self.resync.done():
+                if self.resync.result is None:
+                    return "resynchronisation failed"
+                self.resync = None
+                # The Connection reconciled (or said resync-failed) and reported INSERVICE.
+                client._supervisor.resynced()
+                logger.info("back in service on %s:%d", client.host, client.port)
+            elif now >= self.resync_deadline:
+                return "no answer to CoreShowChannels after reconnecting"
+        if self.ping is not None:
+            if self.ping.done():
+                self.ping = None
+                assert self.interval is not None
+                self.next_ping = now + self.interval
+            elif now >= self.ping_deadline:
+                return f"keepalive: no answer to Ping within {self.keepalive_timeout}s"
+        elif self.next_ping is not None and now >= self.next_ping:
+            self.ping = client._submit_internal(lambda c: c.send_action(Action("Ping")))
+            self.ping_deadline = now + self.keepalive_timeout
+        return None
+
+
+def _recv_some(sock: socket.socket) -> tuple[bytes, bool, str | None]:
+    """What is readable now, at most ``_MAX_READS_PER_CYCLE`` reads: (data, eof, error)."""
     chunks: list[bytes] = []
-    while True:
+    for _ in range(_MAX_READS_PER_CYCLE):
         try:
             chunk = sock.recv(_READ_SIZE)
         except (BlockingIOError, InterruptedError, _ssl.SSLWantReadError, _ssl.SSLWantWriteError):
-            return b"".join(chunks), False, None
+            break
         except OSError as exc:
             return b"".join(chunks), True, f"connection error: {exc}"
         if not chunk:
             return b"".join(chunks), True, None
         chunks.append(chunk)
+    return b"".join(chunks), False, None
 
 
 def connect(

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import attrs
 
-from .._errors import ProtocolError
+from .._errors import ProtocolError, TransportError
 from ..model import Diagnostic, LineDevState, LineDevStateFlag, OutputEvent
 from ..tracker import CallHandle, TrackedCall
 from .mapper import ShimSession
@@ -318,7 +318,7 @@ class Bridge:
             else:
                 for digit in request.digits:
                     await self.ami.send_digit(call.ref, digit)
-        except (ProtocolError, OSError, asyncio.TimeoutError) as exc:
+        except (ProtocolError, TransportError, OSError, asyncio.TimeoutError) as exc:
             logger.warning("%s for call %d failed: %s", type(request).__name__, request.call, exc)
             conn.send([reply(request.id, LINEERR_OPERATIONFAILED)])
             return
@@ -334,7 +334,7 @@ class Bridge:
             return [reply(request.id, LINEERR_CALLUNAVAIL)]
         try:
             handle = await self.ami.make_call(request.line, number, self.dial)
-        except (ProtocolError, OSError, asyncio.TimeoutError) as exc:
+        except (ProtocolError, TransportError, OSError, asyncio.TimeoutError) as exc:
             logger.warning("Originate for %s failed: %s", request.line, exc)
             return [reply(request.id, LINEERR_CALLUNAVAIL)]
         call_id, held = session.bind_outbound(

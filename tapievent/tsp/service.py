@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 
+from ..supervisor import GiveUp, Open, ReconnectPolicy, Supervisor, Wait
 from ..transports.aio import AsyncClient, AuthenticationError, TransportError, connect
 from .bridge import Bridge, ClientPort
 from .config import BridgeConfig
@@ -23,11 +25,26 @@ logger = logging.getLogger(__name__)
 
 
 async def connect_with_retry(config: BridgeConfig, *, max_delay: float = 30.0) -> AsyncClient:
-    """Log in to AMI, retrying refused or unreachable servers with backoff (not bad secrets)."""
-    delay = 0.5
+    """Log in to AMI, retrying refused or unreachable servers with backoff (not bad secrets).
+
+    The retry decisions are the reconnect :class:`~tapievent.supervisor.Supervisor`'s
+    (``retry_first``: the service waits for its PBX); this loop only carries
+    out its steps. ``connect()`` opens and logs in as one step.
+    """
+    where = f"{config.ami_host}:{config.ami_port}"
+    policy = ReconnectPolicy(max_delay=max_delay)
+    supervisor = Supervisor(policy, where=where, random=random.random, retry_first=True)
+    step = supervisor.start()
     while True:
+        if isinstance(step, GiveUp):
+            raise step.error
+        if isinstance(step, Wait):
+            await asyncio.sleep(step.seconds)
+            step = supervisor.waited()
+            continue
+        assert isinstance(step, Open)
         try:
-            return await connect(
+            client = await connect(
                 config.ami_host,
                 config.ami_port,
                 username=config.username,
@@ -35,18 +52,19 @@ async def connect_with_retry(config: BridgeConfig, *, max_delay: float = 30.0) -
                 auth=config.auth,
                 lines=config.lines,
             )
-        except AuthenticationError:
-            raise
+        except AuthenticationError as exc:
+            supervisor.opened()
+            step = supervisor.refused(exc)
         except (OSError, asyncio.TimeoutError, TransportError) as exc:
-            logger.warning(
-                "AMI %s:%d unreachable (%s); retrying in %.1f s",
-                config.ami_host,
-                config.ami_port,
-                exc,
-                delay,
-            )
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, max_delay)
+            step = supervisor.failed(exc)
+            if isinstance(step, Wait):
+                logger.warning(
+                    "AMI %s unreachable (%s); retrying in %.1f s", where, exc, step.seconds
+                )
+        else:
+            supervisor.opened()
+            supervisor.logged_in()
+            return client
 
 
 async def run_bridge(
