@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from ._call_table import Call, CallTable, delivery
+from ._call_table import Call, CallTable, delivery, snapshot_caller_id
 from ._diagnostics import DiagnosticCode
 from ._originates import Input, OriginateTable
 from .model import (
@@ -106,6 +106,8 @@ class Commands:
                 # so its Channel header (1.2, 12+) names the channel to hang up,
                 # and its snapshot (12+) the caller.
                 call.channel = event.frame.get("Channel")
+                if pending is None:
+                    call.snapshot_id = snapshot_caller_id(event.frame)
             if call.channel is None:
                 self.calls.channel_unknown += 1
         call.lines += (line,)

@@ -314,6 +314,7 @@ class OriginateTable:
         """``call`` is the one ``pending`` made (NEWCALL, or a late Success)."""
         call.action_id = pending.action_id
         call.origin = LineCallOrigin.OUTBOUND
+        call.snapshot_id = None  # the application's own call: no caller to show
         if call.channel is None and pending.channel is not None:
             self.calls.set_channel(call, pending.channel)
         self.attach(pending, call.key, inp)

@@ -339,6 +339,11 @@ class CallTracker:
         return []
 
     def _on_newexten(self, message: Message) -> list[OutputEvent]:
+        # Only Asterisk 12+ (AMI 2.0+) fail a UserEvent, and only there does
+        # every UserEvent carry the Uniqueid that shows it arrived (1.4-1.8
+        # put none on it).
+        if self._version is None or self._version < (2,):
+            return []
         return self._calls.on_newexten(message)
 
     def _on_var_set(self, message: Message) -> list[OutputEvent]:

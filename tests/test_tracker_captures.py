@@ -334,6 +334,9 @@ def test_06b_reused_channel_id_seen_by_the_client_that_sent_it() -> None:
     out = replay("06b-scenario2-outbound-channelid", tracker, after_banner=call)
     assert out == [
         NewCall("line_1", CALL_06B_1),
+        # No SET CALLERID in this dialplan: the caller id of the NEWCALL's
+        # channel snapshot reaches the line before the first CALLSTATE.
+        CallInfo("line_1", CALL_06B_1, CALLERID, CallerId("Bob", "201")),
         CallState("line_1", CALL_06B_1, DISCONNECTED, PICKUP),
         CallState("line_1", CALL_06B_1, IDLE),
         # OriginateResponse Failure, Reason 0, Uniqueid tapi-out-0002:
@@ -450,8 +453,10 @@ def test_09_busy_no_answer_congestion_and_failed_originates() -> None:
         CallInfo("line_1", noans_in, CALLERID, dave),
         CallState("line_1", noans_in, DISCONNECTED, LineDisconnectMode.NOANSWER),
         CallState("line_1", noans_in, IDLE),
-        # congestion (this context sets no caller id).
+        # congestion: this context sets no caller id, so the channel's own
+        # (CallerIDNum/CallerIDName of the NEWCALL's snapshot) is given.
         NewCall("line_1", cong_in),
+        CallInfo("line_1", cong_in, CALLERID, dave),
         CallState("line_1", cong_in, DISCONNECTED, LineDisconnectMode.CONGESTION),
         CallState("line_1", cong_in, IDLE),
         # busy-out: here the NEWCALL came before the OriginateResponse and the
