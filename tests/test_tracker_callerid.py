@@ -270,3 +270,23 @@ def test_before_asterisk_12_user_events_never_fail_and_are_not_watched() -> None
 def test_no_real_capture_gives_a_false_user_event_failure(path: Path) -> None:
     out = feed(CallTracker(), path.read_bytes())
     assert DiagnosticCode.USEREVENT_FAILED not in [e.code for e in out if isinstance(e, Diagnostic)]
+
+
+def test_real_asterisk_22_latin1_caller_name() -> None:
+    """Recorded from a real 22.10.1 (tests/data/tracker/README.md): one call dies at
+    the failed SET CALLERID, one survives it inside TryExec; both show the name."""
+    data = (CAPTURES.parent / "tracker" / "asterisk-22.10.1-latin1-userevent.ami").read_bytes()
+    died, survived = "1796169552.2", "1796169552.3"
+    joerg = CallerId("J\udcf6rg M\udcfcller", "5550100")
+    assert normalise(feed(CallTracker(), data)) == [
+        NewCall("line_1", died),
+        Diagnostic(DiagnosticCode.USEREVENT_FAILED, "", died),
+        CallInfo("line_1", died, CALLERID, joerg),
+        CallState("line_1", died, IDLE),
+        NewCall("line_1", survived),
+        CallInfo("line_1", survived, CALLERID, joerg),
+        CallState("line_1", survived, OFFERING),
+        CallState("line_1", survived, IDLE),
+    ]
+    assert joerg.name is not None
+    assert joerg.name.encode("utf-8", "surrogateescape") == "Jörg Müller".encode("latin-1")
