@@ -937,7 +937,7 @@ def test_originates_never_leak_once_their_calls_end(keys: list[str], fail: bool)
 
 
 def test_docs_examples_run(tmp_path: Path) -> None:
-    assert run_python_blocks("tracker.md", tmp_path) >= 3
+    assert run_python_blocks("tracker.md", tmp_path) >= 8
 
 
 # --------------------------------------------------------------------------- older wire shapes
