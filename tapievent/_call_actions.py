@@ -17,11 +17,11 @@ import attrs
 
 from ._call_table import CallTable
 from ._errors import LocalProtocolError
-from ._originates import ORIGINATE_VARIABLE, CallHandle, OriginateTable
+from ._originates import ORIGINATE_VARIABLE, OriginateTable
 from .ami_codec import Action, encode_action
 
 __all__ = [
-    "ORIGINATE_VARIABLE",
+    "CallHandle",
     "OriginateRequest",
     "build_originate",
     "channel_of",
@@ -31,6 +31,26 @@ __all__ = [
 ]
 
 _DTMF: Final = frozenset("0123456789*#ABCDabcd")
+
+
+@attrs.frozen(slots=True)
+class CallHandle:
+    """The application's reference to a call it made with :meth:`CallTracker.make_call`.
+
+    ``action_id`` is the Originate's ActionID (the only thing that ties the
+    broadcast ``OriginateResponse`` to this call). ``origination_id`` is the id
+    the tracker chose for the call: the ``ChannelId`` on Asterisk 12.2+ (where
+    it *is* the call key), else the value of the ``TAPIEVENT_ORIGINATE``
+    variable. Events for a call whose unique id was never learned (a failed
+    originate) carry ``origination_id`` as their call key. ``channel_id`` is
+    None when the variable path was used.
+    """
+
+    action_id: str
+    line: str
+    origination_id: str
+    channel_id: str | None = None
+    other_channel_id: str | None = None
 
 
 @attrs.frozen(slots=True)

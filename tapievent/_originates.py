@@ -44,8 +44,6 @@ import enum
 from collections.abc import Iterator, Mapping
 from typing import Final
 
-import attrs
-
 from ._call_table import Call, CallTable
 from ._diagnostics import DiagnosticCode
 from ._errors import LocalProtocolError
@@ -59,27 +57,7 @@ from .model import (
     OutputEvent,
 )
 
-__all__ = ["CallHandle", "Input", "Originate", "OriginateState", "OriginateTable"]
-
-
-@attrs.frozen(slots=True)
-class CallHandle:
-    """The application's reference to a call it made with :meth:`CallTracker.make_call`.
-
-    ``action_id`` is the Originate's ActionID (the only thing that ties the
-    broadcast ``OriginateResponse`` to this call). ``origination_id`` is the id
-    the tracker chose for the call: the ``ChannelId`` on Asterisk 12.2+ (where
-    it *is* the call key), else the value of the ``TAPIEVENT_ORIGINATE``
-    variable. Events for a call whose unique id was never learned (a failed
-    originate) carry ``origination_id`` as their call key. ``channel_id`` is
-    None when the variable path was used.
-    """
-
-    action_id: str
-    line: str
-    origination_id: str
-    channel_id: str | None = None
-    other_channel_id: str | None = None
+__all__ = ["ORIGINATE_VARIABLE", "Input", "Originate", "OriginateState", "OriginateTable"]
 
 
 class OriginateState(enum.Enum):

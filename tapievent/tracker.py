@@ -35,18 +35,12 @@ from typing import Final
 
 from . import _call_actions as actions
 from . import grammar
+from ._call_actions import CallHandle
 from ._call_table import CallTable, TrackedCall
 from ._commands import Commands
 from ._diagnostics import DiagnosticCode
 from ._errors import LocalProtocolError
-from ._originates import (
-    ORIGINATE_VARIABLE,
-    CallHandle,
-    Input,
-    Originate,
-    OriginateState,
-    OriginateTable,
-)
+from ._originates import ORIGINATE_VARIABLE, Input, Originate, OriginateState, OriginateTable
 from .ami_codec import Action, Banner, Message
 from .model import (
     Diagnostic,
@@ -411,27 +405,31 @@ class CallTracker:
         if action_id is None:
             action_id = f"{self._id_prefix}-originate-{n}"
         self._originates.check_room(action_id, self._max_calls)
-        ids: tuple[str, str] | None = None
         if use_channel_id:
-            if channel_id is None:
-                channel_id = f"{self._id_prefix}-{n}"
-            if other_channel_id is None:
-                other_channel_id = f"{channel_id}-2"
-            ids = (channel_id, other_channel_id)
-            actions.check_channel_ids(self._calls, self._originates, ids)
-            origination_id = channel_id
+            pair = self._channel_ids(n, channel_id, other_channel_id)
+            ids: tuple[str, str] | None = pair
+            origination_id = pair[0]
         elif channel_id is not None or other_channel_id is not None:
             raise LocalProtocolError("make_call: channel_id needs use_channel_id")
         else:
-            origination_id = f"{self._id_prefix}-{n}"
+            ids, origination_id = None, f"{self._id_prefix}-{n}"
         action = actions.build_originate(request, action_id, origination_id, ids)
         # Only now, with an action that can be written, is anything registered.
-        pending = Originate(
-            action_id, line, origination_id, *(ids if ids is not None else (None, None))
-        )
-        self._originates.register(pending)
-        handle = CallHandle(action_id, line, origination_id, *(ids or (None, None)))
-        return handle, action
+        channel_ids = ids or (None, None)
+        self._originates.register(Originate(action_id, line, origination_id, *channel_ids))
+        return CallHandle(action_id, line, origination_id, *channel_ids), action
+
+    def _channel_ids(
+        self, n: int, channel_id: str | None, other_channel_id: str | None
+    ) -> tuple[str, str]:
+        # ChannelId and OtherChannelId: the pinned ones, or <prefix>-<n>[-2].
+        if channel_id is None:
+            channel_id = f"{self._id_prefix}-{n}"
+        if other_channel_id is None:
+            other_channel_id = f"{channel_id}-2"
+        ids = (channel_id, other_channel_id)
+        actions.check_channel_ids(self._calls, self._originates, ids)
+        return ids
 
     def withdraw(self, handle: CallHandle) -> None:
         """Forget the originate of ``handle`` because its action was never sent.
