@@ -117,6 +117,13 @@ class DiagnosticCode(str, enum.Enum):
         "A NEWCALL would put more than max_lines_per_call lines on one call.",
         "Check for a NEWCALL loop in the dialplan, or raise max_lines_per_call.",
     )
+    USEREVENT_FAILED = (
+        "userevent-failed",
+        "A UserEvent on a tracked call's channel failed and Asterisk hung the channel up "
+        "(on 12+, an argument that is not valid UTF-8, such as a Latin-1 caller name).",
+        "Guard caller data in UserEvents (TryExec around the caller-id event); "
+        "'tapievent lint' flags unguarded ones.",
+    )
     # --- the connection and its runtime ------------------------------------
     PROTOCOL_ERROR = (
         "protocol-error",

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tapievent import LocalProtocolError
+from tapievent._diagnostics import DiagnosticCode
 from tapievent.ami_codec import Action, Banner, Message
 from tapievent.model import (
     CallerId,
@@ -101,7 +102,22 @@ def ami_hangup(uid: str) -> Message:
 
 
 def codes(events: list[OutputEvent]) -> list[str]:
-    return [e.code for e in events if isinstance(e, Diagnostic)]
+    found = [e.code for e in events if isinstance(e, Diagnostic)]
+    # Every code the tracker makes is a member of the one enum, never a bare
+    # string (the grammar's own pass through as the grammar made them).
+    assert all(isinstance(c, DiagnosticCode) for c in found if c not in _GRAMMAR_CODES), found
+    return found
+
+
+_GRAMMAR_CODES = frozenset(
+    {
+        DiagnosticCode.LEGACY_SYNTAX,
+        DiagnosticCode.MISSING_COLON,
+        DiagnosticCode.DUPLICATE_TAPIEVENT,
+        DiagnosticCode.EMPTY_BODY,
+        DiagnosticCode.SYNTAX_ERROR,
+    }
+)
 
 
 # --------------------------------------------------------------------------- section 4 table
@@ -132,8 +148,8 @@ def test_newcall_is_idempotent_and_reports_the_duplicate() -> None:
     t = CallTracker()
     t.handle_tapi(newcall("a", "k1"))
     again = t.handle_tapi(newcall("a", "k1"))
-    assert codes(again) == ["duplicate-newcall"]
-    assert again[0] == Diagnostic("duplicate-newcall", again[0].message, "k1")  # type: ignore[union-attr]
+    assert codes(again) == [DiagnosticCode.DUPLICATE_NEWCALL]
+    assert again[0] == Diagnostic(DiagnosticCode.DUPLICATE_NEWCALL, again[0].message, "k1")  # type: ignore[union-attr]
     assert t.snapshot()[0].lines == ("a",)
 
 
@@ -161,16 +177,20 @@ def test_unserved_lines_are_ignored_silently() -> None:
     assert t.handle_tapi(ev(SetCallerIdCommand("1"), "k")) == []
     assert t.handle_tapi(state(OFFERING, None)) == []
     # ... unless the spec names a line it serves.
-    assert codes(t.handle_tapi(state(OFFERING, "k", include=("line_1",)))) == ["untracked-call"]
+    assert codes(t.handle_tapi(state(OFFERING, "k", include=("line_1",)))) == [
+        DiagnosticCode.UNTRACKED_CALL
+    ]
 
 
 def test_untracked_call_is_a_diagnostic_and_nothing_else() -> None:
     t = CallTracker()
     out = t.handle_tapi(state(CONNECTED, "nope"))
-    assert codes(out) == ["untracked-call"] and len(out) == 1
+    assert codes(out) == [DiagnosticCode.UNTRACKED_CALL] and len(out) == 1
     assert out[0].call_key == "nope"  # type: ignore[union-attr]
-    assert codes(t.handle_tapi(hangup_cmd("nope"))) == ["untracked-call"]
-    assert codes(t.handle_tapi(ev(SetCallerIdCommand("x"), "nope"))) == ["untracked-call"]
+    assert codes(t.handle_tapi(hangup_cmd("nope"))) == [DiagnosticCode.UNTRACKED_CALL]
+    assert codes(t.handle_tapi(ev(SetCallerIdCommand("x"), "nope"))) == [
+        DiagnosticCode.UNTRACKED_CALL
+    ]
     assert t.call_count == 0
 
 
@@ -183,7 +203,7 @@ def test_no_call_key_on_asterisk_1_4_to_1_8() -> None:
         ev(SetCallerIdCommand("x"), None),
     ):
         out = t.handle_tapi(event)
-        assert codes(out) == ["no-call-key"]
+        assert codes(out) == [DiagnosticCode.NO_CALL_KEY]
         assert "[~${UNIQUEID}]" in out[0].message  # type: ignore[union-attr]
     assert t.call_count == 0
 
@@ -223,7 +243,7 @@ def test_idle_detaches_only_the_delivered_lines() -> None:
     assert t.handle_tapi(state(IDLE, "k")) == [CallState("a", "k", IDLE)]
     assert t.call_count == 0
     # After IDLE the call is forgotten: a later event is an untracked call.
-    assert codes(t.handle_tapi(state(IDLE, "k"))) == ["untracked-call"]
+    assert codes(t.handle_tapi(state(IDLE, "k"))) == [DiagnosticCode.UNTRACKED_CALL]
 
 
 def test_asttapi_hangup_is_disconnected_pickup_then_idle() -> None:
@@ -276,11 +296,11 @@ def test_unknown_command_reported_once_per_word() -> None:
     t = CallTracker()
     t.handle_tapi(newcall("a", "k"))
     first = t.handle_tapi(ev(UnknownCommand("LINE_CALLINFO foo"), "k"))
-    assert codes(first) == ["unknown-command"]
+    assert codes(first) == [DiagnosticCode.UNKNOWN_COMMAND]
     assert "LINE_CALLINFO" in first[0].message  # type: ignore[union-attr]
     assert t.handle_tapi(ev(UnknownCommand("line_callinfo bar"), "k")) == []
     assert codes(t.handle_tapi(ev(UnknownCommand("LINE_MONITORDIGITS 1"), "k"))) == [
-        "unknown-command"
+        DiagnosticCode.UNKNOWN_COMMAND
     ]
     # No state change.
     assert t.snapshot()[0] == TrackedCall("k", ("a",), (None,), None, LineCallOrigin.UNKNOWN, None)
@@ -290,12 +310,12 @@ def test_unknown_word_memory_is_bounded() -> None:
     t = CallTracker()
     reported = sum(len(t.handle_tapi(ev(UnknownCommand(f"W{i}"), "k"))) for i in range(1000))
     assert reported == 1000
-    assert len(t._unknown_words) <= 256
+    assert len(t._commands.unknown_words) <= 256
 
 
 def test_extractor_diagnostics_come_first() -> None:
     t = CallTracker()
-    legacy = Diagnostic("legacy-syntax", "pipe separator")
+    legacy = Diagnostic(DiagnosticCode.LEGACY_SYNTAX, "pipe separator")
     event = ExtractedEvent(
         TapiEvent(TargetSpec(), NewCallCommand("a")), "k", "header", frame("k"), (legacy,)
     )
@@ -306,7 +326,7 @@ def test_too_many_lines_on_one_call() -> None:
     t = CallTracker(max_lines_per_call=2)
     t.handle_tapi(newcall("a", "k"))
     t.handle_tapi(newcall("b", "k"))
-    assert codes(t.handle_tapi(newcall("c", "k"))) == ["too-many-lines"]
+    assert codes(t.handle_tapi(newcall("c", "k"))) == [DiagnosticCode.TOO_MANY_LINES]
     assert t.snapshot()[0].lines == ("a", "b")
 
 
@@ -320,7 +340,7 @@ def test_hangup_safety_net_synthesizes_idle() -> None:
     t.handle_tapi(state(IDLE, "k", include=("a",)))
     message = ami_hangup("k")
     out = t.handle(message)
-    assert codes(out) == ["missing-idle"]
+    assert codes(out) == [DiagnosticCode.MISSING_IDLE]
     assert out[0].frame is message  # type: ignore[union-attr]
     assert out[1:] == [CallState("b", "k", IDLE, synthesized=True)]
     assert t.call_count == 0
@@ -349,9 +369,12 @@ def test_event_names_dispatch_in_any_spelling_and_the_memo_stays_bounded() -> No
     from tapievent import tracker as tracker_module
 
     t = CallTracker()
+    other = CallTracker()
     for n in range(tracker_module._DISPATCH_MAX * 2 + 3):
         assert t.handle(ami(("Event", f"Custom{n}"), ("Uniqueid", "k"))) == []
-        assert len(tracker_module._DISPATCH) <= tracker_module._DISPATCH_MAX
+        assert len(t._dispatch) <= tracker_module._DISPATCH_MAX
+    # The memo is the tracker's own: another tracker learnt nothing.
+    assert "Custom1" not in other._dispatch
     for spelling in ("Hangup", "hangup", " HANGUP\t"):
         t.handle_tapi(newcall("a", "k"))
         out = t.handle(ami(("Event", spelling), ("Uniqueid", "k")))
@@ -372,7 +395,7 @@ def test_reconcile_ends_calls_that_are_not_live() -> None:
     for key in ("k1", "k2", "k3"):
         t.handle_tapi(newcall("a", key))
     out = t.reconcile(["k2", "unrelated"])
-    assert codes(out) == ["stale-call", "stale-call"]
+    assert codes(out) == [DiagnosticCode.STALE_CALL, DiagnosticCode.STALE_CALL]
     assert [e for e in out if isinstance(e, CallState)] == [
         CallState("a", "k1", IDLE, synthesized=True),
         CallState("a", "k3", IDLE, synthesized=True),
@@ -387,7 +410,7 @@ def test_max_calls_evicts_the_oldest() -> None:
     t.handle_tapi(newcall("b", "k1"))
     t.handle_tapi(newcall("a", "k2"))
     out = t.handle_tapi(newcall("a", "k3"))
-    assert codes(out) == ["call-evicted"]
+    assert codes(out) == [DiagnosticCode.CALL_EVICTED]
     assert out[1:] == [
         CallState("a", "k1", IDLE, synthesized=True),
         CallState("b", "k1", IDLE, synthesized=True),
@@ -577,7 +600,7 @@ def test_originated_call_newcall_is_attached_silently(newcall_first: bool) -> No
         ),
     )
     assert t.call_key_of(handle) == key
-    assert t.handle_of(key) == handle.action_id
+    assert t.action_id_of(key) == handle.action_id
     assert t.handle_tapi(state(CONNECTED, key)) == [CallState("line_1", key, CONNECTED)]
     assert t.handle_tapi(state(IDLE, key)) == [CallState("line_1", key, IDLE)]
     assert t.call_count == 0 and t.call_key_of(handle) is None
@@ -608,7 +631,7 @@ def test_other_lines_still_get_newcall_for_an_originated_call() -> None:
     key = handle.origination_id
     assert t.handle_tapi(newcall("line_2", key)) == [NewCall("line_2", key)]
     assert t.handle_tapi(newcall("line_1", key)) == []
-    assert t.handle_tapi(newcall("line_1", key))[0].code == "duplicate-newcall"  # type: ignore[union-attr]
+    assert t.handle_tapi(newcall("line_1", key))[0].code == DiagnosticCode.DUPLICATE_NEWCALL  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -695,7 +718,7 @@ def test_newcall_before_anything_identifies_the_call_is_reported_then_attached()
     handle, _ = t.make_call("line_1", "1", context="c", channel="P/1", use_channel_id=False)
     assert t.handle_tapi(newcall("line_1", "1795667861.49")) == [NewCall("line_1", "1795667861.49")]
     out = t.handle(originate_response(handle.action_id, "Success", "1795667861.49"))
-    assert codes(out) == ["originate-not-filtered"]
+    assert codes(out) == [DiagnosticCode.ORIGINATE_NOT_FILTERED]
     assert t.call_key_of(handle) == "1795667861.49"
     assert t.pending_count == 0
 
@@ -710,7 +733,7 @@ def test_answered_originate_without_newcall_is_not_leaked() -> None:
     assert t.pending_count == 1
     t.handle(originate_response(handle.action_id, "Success", key))
     out = t.handle(ami_hangup(key))
-    assert codes(out) == ["missing-newcall"]
+    assert codes(out) == [DiagnosticCode.MISSING_NEWCALL]
     assert out[1:] == [CallState("line_1", key, IDLE, synthesized=True)]
     assert t.pending_count == 0
 
@@ -721,7 +744,7 @@ def test_reconcile_ends_pending_originates_without_a_live_channel() -> None:
     alive, _ = t.make_call("l", "1", context="c", channel="P/1")
     gone, _ = t.make_call("l", "1", context="c", channel="P/1")
     out = t.reconcile([alive.origination_id])
-    assert codes(out) == ["stale-call"]
+    assert codes(out) == [DiagnosticCode.STALE_CALL]
     assert out[1:] == [CallState("l", gone.origination_id, IDLE, synthesized=True)]
     assert t.pending_count == 1
 
@@ -769,10 +792,10 @@ def test_variable_path_with_a_local_channel(banner: Banner | None, newcall_first
     assert t.call_key_of(handle) == "1.6"
     assert t.pending_count == 0
     # The other half's id was forgotten: it is an ordinary id again.
-    assert t._by_candidate == {} and t._by_origination == {}
+    assert t._originates.by_candidate == {} and t._originates.by_origination == {}
     assert t.handle(ami_hangup("1.7")) == []
     out = t.handle(ami_hangup("1.6"))
-    assert codes(out) == ["missing-idle"]
+    assert codes(out) == [DiagnosticCode.MISSING_IDLE]
     assert t.call_count == 0
 
 
@@ -794,7 +817,7 @@ def test_variable_path_failure_uses_the_origination_id() -> None:
         CallState("line_1", handle.origination_id, DISCONNECTED, LineDisconnectMode.BUSY, True),
         CallState("line_1", handle.origination_id, IDLE, synthesized=True),
     ]
-    assert t._by_origination == {}
+    assert t._originates.by_origination == {}
 
 
 def test_asterisk_1_2_originate_events() -> None:
@@ -841,6 +864,19 @@ _step: st.SearchStrategy[_Step] = st.tuples(
 )
 
 
+def _apply_step(t: CallTracker, step: _Step, exclude: tuple[str, ...]) -> list[OutputEvent]:
+    kind, key, line, st_, include, _, text = step
+    if kind == "newcall":
+        return t.handle_tapi(newcall(line, key))
+    if kind == "state":
+        return t.handle_tapi(state(st_, key, include=include, exclude=exclude, spec_key=True))
+    if kind == "hangup_cmd":
+        return t.handle_tapi(hangup_cmd(key, include=include, exclude=exclude, spec_key=True))
+    if kind == "callerid":
+        return t.handle_tapi(ev(SetCallerIdCommand(text), key))
+    return t.handle(ami_hangup(key))
+
+
 @given(
     served=st.one_of(st.none(), st.sets(st.sampled_from(_LINES))),
     steps=st.lists(_step, max_size=40),
@@ -850,20 +886,12 @@ def test_random_interleavings_never_leak_nor_misdeliver(
     served: set[str] | None, steps: list[_Step], max_calls: int
 ) -> None:
     t = CallTracker(served, max_calls=max_calls)
-    for kind, key, line, st_, include, excl, text in steps:
+    for step in steps:
+        kind, include, excl = step[0], step[4], step[5]
         exclude: tuple[str, ...] = ()
         if kind in ("state", "hangup_cmd"):
             exclude = tuple(x for x in excl if x not in include)
-        if kind == "newcall":
-            out = t.handle_tapi(newcall(line, key))
-        elif kind == "state":
-            out = t.handle_tapi(state(st_, key, include=include, exclude=exclude, spec_key=True))
-        elif kind == "hangup_cmd":
-            out = t.handle_tapi(hangup_cmd(key, include=include, exclude=exclude, spec_key=True))
-        elif kind == "callerid":
-            out = t.handle_tapi(ev(SetCallerIdCommand(text), key))
-        else:
-            out = t.handle(ami_hangup(key))
+        out = _apply_step(t, step, exclude)
         for event in out:
             if isinstance(event, (NewCall, CallState, CallInfo)):
                 assert served is None or event.line in served
@@ -878,7 +906,7 @@ def test_random_interleavings_never_leak_nor_misdeliver(
         t.handle(ami_hangup(key))
     assert t.snapshot() == ()
     assert t.call_count == 0
-    assert t._channel_unknown == 0
+    assert t._calls.channel_unknown == 0
 
 
 @given(st.lists(st.sampled_from((*_KEYS, "x", "y")), max_size=30), st.booleans())
@@ -901,14 +929,15 @@ def test_originates_never_leak_once_their_calls_end(keys: list[str], fail: bool)
     for key in (*_KEYS, "x", "y"):
         t.handle(ami_hangup(key))
     assert t.call_count == 0 and t.pending_count == 0
-    assert t._by_candidate == {} and t._by_origination == {} and t._settled == {}
+    assert t._originates.by_candidate == {} and t._originates.by_origination == {}
+    assert t._originates.settled == {}
 
 
 # --------------------------------------------------------------------------- docs
 
 
 def test_docs_examples_run(tmp_path: Path) -> None:
-    assert run_python_blocks("tracker.md", tmp_path) >= 3
+    assert run_python_blocks("tracker.md", tmp_path) >= 8
 
 
 # --------------------------------------------------------------------------- older wire shapes
@@ -946,7 +975,7 @@ def test_asterisk_1_2_user_event_shape() -> None:
         ("Cause-txt", "Normal Clearing"),
     )
     out = t.handle(hangup_12)
-    assert codes(out) == ["missing-idle"]
+    assert codes(out) == [DiagnosticCode.MISSING_IDLE]
     assert out[1:] == [CallState("line_1", k, IDLE, synthesized=True)]
 
 
@@ -964,12 +993,12 @@ def test_asterisk_1_4_to_1_8_need_the_tilde() -> None:
     t = CallTracker()
     t.handle(Banner((1, 1), "Asterisk Call Manager/1.1"))
     out = t.handle(user_event_14("LINE_NEWCALL line_1"))
-    assert codes(out) == ["no-call-key"]
+    assert codes(out) == [DiagnosticCode.NO_CALL_KEY]
     assert t.call_count == 0
     k = "1200000000.7"
     assert t.handle(user_event_14(f"[~{k}] LINE_NEWCALL line_1")) == [NewCall("line_1", k)]
     assert codes(t.handle(user_event_14("LINE_CALLSTATE LINECALLSTATE_OFFERING"))) == [
-        "no-call-key"
+        DiagnosticCode.NO_CALL_KEY
     ]
     assert t.handle(user_event_14(f"[~{k}] LINE_CALLSTATE LINECALLSTATE_OFFERING")) == [
         CallState("line_1", k, OFFERING)
@@ -1001,7 +1030,7 @@ def test_legacy_pipe_syntax_on_1_6_plus() -> None:
         ("UserEvent", "TAPI|TAPIEVENT: [~1200000000.8] LINE_NEWCALL line_1"),
     )
     out = t.handle(message)
-    assert codes(out) == ["legacy-syntax"]
+    assert codes(out) == [DiagnosticCode.LEGACY_SYNTAX]
     assert out[1:] == [NewCall("line_1", "1200000000.8")]
 
 
@@ -1044,9 +1073,9 @@ def test_syntax_errors_and_empty_bodies_pass_through_as_diagnostics() -> None:
     t = CallTracker()
     t.handle(AST22)
     out = t.handle(user_event_14("LINE_CALLSTATE LINECALLSTATE_NOSUCH"))
-    assert codes(out) == ["syntax-error"]
+    assert codes(out) == [DiagnosticCode.SYNTAX_ERROR]
     out = t.handle(ami(("Event", "UserEvent"), ("UserEvent", "TAPI"), ("Uniqueid", "k")))
-    assert codes(out) == ["empty-body"]
+    assert codes(out) == [DiagnosticCode.EMPTY_BODY]
     assert t.handle(ami(("Event", "UserEvent"), ("UserEvent", "Other"), ("X", "y"))) == []
     assert t.call_count == 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tapievent import LocalProtocolError
+from tapievent._diagnostics import DiagnosticCode
 from tapievent.ami_codec import NEED_DATA, Action, AMIDecoder, Banner, Message
 from tapievent.model import (
     CallerId,
@@ -143,7 +144,7 @@ def test_05_inbound_ring_group_with_asttapi_hook(lines: set[str] | None) -> None
     if lines is None:
         # The h extension's IDLE comes after line_1 already left the call. A
         # tracker serving every line says so; a workstation keeps quiet.
-        expected.append(diag("untracked-call", K05))
+        expected.append(diag(DiagnosticCode.UNTRACKED_CALL, K05))
     assert normalise(out) == expected
     assert tracker.snapshot() == () and tracker.call_count == 0
 
@@ -333,6 +334,9 @@ def test_06b_reused_channel_id_seen_by_the_client_that_sent_it() -> None:
     out = replay("06b-scenario2-outbound-channelid", tracker, after_banner=call)
     assert out == [
         NewCall("line_1", CALL_06B_1),
+        # No SET CALLERID in this dialplan: the caller id of the NEWCALL's
+        # channel snapshot reaches the line before the first CALLSTATE.
+        CallInfo("line_1", CALL_06B_1, CALLERID, CallerId("Bob", "201")),
         CallState("line_1", CALL_06B_1, DISCONNECTED, PICKUP),
         CallState("line_1", CALL_06B_1, IDLE),
         # OriginateResponse Failure, Reason 0, Uniqueid tapi-out-0002:
@@ -380,7 +384,7 @@ def test_07_without_hook_and_h_the_hangup_safety_net_ends_the_call(
     assert normalise(out) == [
         NewCall("line_1", K07),
         CallInfo("line_1", K07, CALLERID, CallerId("Carol", "5550300")),
-        diag("missing-idle", K07),
+        diag(DiagnosticCode.MISSING_IDLE, K07),
         CallState("line_1", K07, IDLE, synthesized=True),
     ]
     (missing,) = [e for e in out if isinstance(e, Diagnostic)]
@@ -449,15 +453,17 @@ def test_09_busy_no_answer_congestion_and_failed_originates() -> None:
         CallInfo("line_1", noans_in, CALLERID, dave),
         CallState("line_1", noans_in, DISCONNECTED, LineDisconnectMode.NOANSWER),
         CallState("line_1", noans_in, IDLE),
-        # congestion (this context sets no caller id).
+        # congestion: this context sets no caller id, so the channel's own
+        # (CallerIDNum/CallerIDName of the NEWCALL's snapshot) is given.
         NewCall("line_1", cong_in),
+        CallInfo("line_1", cong_in, CALLERID, dave),
         CallState("line_1", cong_in, DISCONNECTED, LineDisconnectMode.CONGESTION),
         CallState("line_1", cong_in, IDLE),
         # busy-out: here the NEWCALL came before the OriginateResponse and the
         # recorded Originate carried nothing that identifies it in advance, so
         # it was reported as new, and the response says so (protocol.md 5).
         NewCall("line_1", busy_out),
-        diag("originate-not-filtered", busy_out),
+        diag(DiagnosticCode.ORIGINATE_NOT_FILTERED, busy_out),
         CallState("line_1", busy_out, LineCallState.BUSY),
         CallState("line_1", busy_out, IDLE),
         # OriginateResponse Failure, Reason 5 (busy), 3 (no answer), 0 (no such).
@@ -468,7 +474,7 @@ def test_09_busy_no_answer_congestion_and_failed_originates() -> None:
         CallState("line_1", orig["orig-nosuch"], DISCONNECTED, LineDisconnectMode.UNAVAIL, True),
         CallState("line_1", orig["orig-nosuch"], IDLE, synthesized=True),
         # The synchronous Originate is refused with Response: Error.
-        diag("originate-refused", orig["orig-sync-busy"]),
+        diag(DiagnosticCode.ORIGINATE_REFUSED, orig["orig-sync-busy"]),
         CallState("line_1", orig["orig-sync-busy"], DISCONNECTED, LineDisconnectMode.UNAVAIL, True),
         CallState("line_1", orig["orig-sync-busy"], IDLE, synthesized=True),
     ]
@@ -544,7 +550,7 @@ def test_12_ring_group_mid_call_snapshot_and_reconcile() -> None:
     # ... and once it is gone, both lines get their synthesized IDLE.
     out = tracker.reconcile([])
     assert normalise(out) == [
-        diag("stale-call", K12),
+        diag(DiagnosticCode.STALE_CALL, K12),
         CallState(BOB, K12, IDLE, synthesized=True),
         CallState(BOBBETT, K12, IDLE, synthesized=True),
     ]

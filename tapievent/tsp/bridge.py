@@ -130,7 +130,7 @@ class ClientPort:
         return self.client.tracker.snapshot()
 
     def action_id_of(self, call_key: str) -> str | None:
-        return self.client.tracker.handle_of(call_key)
+        return self.client.tracker.action_id_of(call_key)
 
     def call_key_of(self, handle: CallHandle) -> str | None:
         return self.client.tracker.call_key_of(handle)

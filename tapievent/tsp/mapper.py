@@ -129,7 +129,7 @@ class ShimSession:
     # ------------------------------------------------------------------ events
 
     def on_event(self, event: OutputEvent, action_id_of: ActionIdOf) -> list[dict[str, object]]:
-        """The messages for one tracker event. ``action_id_of`` is ``tracker.handle_of``."""
+        """The messages for one tracker event. ``action_id_of`` is ``tracker.action_id_of``."""
         if isinstance(event, LineDevState):
             if event.line is not None and event.line not in self.lines:
                 return []
