@@ -22,9 +22,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .transports.aio import AuthenticationError
-    from .tsp.config import ConfigError, load_config
-    from .tsp.service import run_bridge
+    from ..transports.aio import AuthenticationError
+    from ..tsp.config import ConfigError, load_config
+    from ..tsp.service import run_bridge
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

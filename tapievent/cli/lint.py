@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 
-from .dialplan.lint import lint_paths
-from .grammar import DialplanError, asterisk_version
+from ..dialplan.lint import lint_paths
+from ..grammar import DialplanError, asterisk_version
+from ._shared import printable
 
 DEFAULT_VERSION = "23"
 
@@ -33,11 +34,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _printable(text: str) -> str:
-    """Text whose non-UTF-8 bytes (kept as surrogates) print as U+FFFD, not a traceback."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         version = asterisk_version(args.asterisk)
@@ -48,13 +44,16 @@ def run(args: argparse.Namespace) -> int:
         findings = lint_paths(args.files, version)
     except OSError as exc:
         name = exc.filename if exc.filename is not None else "?"
-        print(f"tapievent lint: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"tapievent lint: cannot read {printable(str(name))}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 2
     if args.format == "json":
-        # ASCII JSON: a non-UTF-8 byte of the file survives as an escape.
+        # ASCII JSON: a non-UTF-8 byte of the file survives as \udcNN (docs/cli.md).
         json.dump([f.to_dict() for f in findings], sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         for finding in findings:
-            print(_printable(finding.format()))
+            print(printable(finding.format()))
     return 1 if findings else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .dialplan.generate import SUPPORTED_VERSIONS, DialplanError, generate
+from ..dialplan.generate import SUPPORTED_VERSIONS, DialplanError, generate
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
