@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from docs_examples import run_python_blocks
 from test_cli import CAPTURES, TIMEOUT, command, env, one_clean_error_line, tapievent
 
 from tapievent.testing import FakeAsterisk, ThreadedFakeAsterisk
@@ -148,3 +149,7 @@ def test_lint_prints_a_file_name_that_is_not_utf8_with_escapes(tmp_path: Path) -
     assert b"Traceback" not in done.stderr
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith(os.fsencode(tmp_path) + b"/caf\\xe9.conf:2:")
+
+
+def test_cli_docs_examples_run(tmp_path: Path) -> None:
+    assert run_python_blocks("cli.md", tmp_path) == 1

@@ -16,6 +16,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from .. import __version__
 from ._shared import configure_output
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
@@ -36,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command, as ``tapievent --help`` shows it."""
     parser = argparse.ArgumentParser(prog="tapievent", description="Asterisk calls as TAPI events.")
+    parser.add_argument("--version", action="version", version=f"tapievent {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")

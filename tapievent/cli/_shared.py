@@ -24,6 +24,7 @@ import contextlib
 import enum
 import getpass
 import json
+import logging
 import os
 import re
 import signal
@@ -38,6 +39,8 @@ import attrs
 
 from .._errors import LocalProtocolError
 from ..ami_codec import Message
+from ..dialplan.generate import SUPPORTED_VERSIONS
+from ..grammar import DialplanError, asterisk_version
 from ..model import (
     CallerId,
     CallInfo,
@@ -56,6 +59,11 @@ __all__ = [
     "SECRET_ENV",
     "add_connection_arguments",
     "add_format_argument",
+    "add_line_argument",
+    "add_log_arguments",
+    "asterisk_release",
+    "configure_logging",
+    "line_width",
     "caller_id_text",
     "configure_output",
     "error_text",
@@ -75,6 +83,7 @@ __all__ = [
 SECRET_ENV = "TAPIEVENT_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 _LINE_WIDTH = 16
+"""The narrowest line column: wide enough for ``(all lines)`` and ``diagnostic``."""
 
 # ---------------------------------------------------------------- bytes that are not UTF-8
 
@@ -128,6 +137,58 @@ def wire_text(text: str) -> str:
     if any(c in text for c in "\r\n\x00"):
         raise argparse.ArgumentTypeError("must not contain CR, LF or NUL")
     return text
+
+
+def asterisk_release(text: str) -> tuple[int, ...]:
+    """An Asterisk release tapievent knows (``1.4``, ``22.10.1``), else :class:`DialplanError`.
+
+    The library treats a later major like the last known one; the command
+    line refuses it, so a typo (``99`` for ``19``) is not accepted silently.
+    """
+    version = asterisk_version(text)
+    last = SUPPORTED_VERSIONS[-1]
+    if version[0] > asterisk_version(last)[0]:
+        old = [v for v in SUPPORTED_VERSIONS if v.startswith("1.")]
+        raise DialplanError(
+            f"unknown Asterisk version {text!r}: tapievent knows {', '.join(old)} "
+            f"and {SUPPORTED_VERSIONS[len(old)]} to {last}"
+        )
+    return version
+
+
+def add_line_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--line LINE``, repeatable: the one spelling every command uses for a line filter."""
+    parser.add_argument(
+        "--line", action="append", dest="lines", metavar="LINE", type=wire_text, help=help_text
+    )
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    """``-v`` / ``--log-level`` for the commands that run for long (monitor, call, tsp-bridge)."""
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default="WARNING",
+        help="log to standard error from this level on (default WARNING)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_const",
+        const="INFO",
+        dest="log_level",
+        help="log connections, logins and reconnects (--log-level INFO)",
+    )
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """Send log records at ``--log-level`` and above to standard error."""
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def add_format_argument(parser: argparse.ArgumentParser) -> None:
@@ -197,7 +258,7 @@ def _state_text(event: CallState) -> str:
     return text
 
 
-def _event_text(event: OutputEvent) -> str:
+def _event_text(event: OutputEvent, width: int) -> str:
     if isinstance(event, NewCall):
         line, kind = event.line, "NEWCALL"
         detail = "new call"
@@ -210,20 +271,27 @@ def _event_text(event: OutputEvent) -> str:
         line, kind = event.line, "CALLSTATE"
         detail = _state_text(event)
     elif isinstance(event, LineDevState):
-        return (
-            f"{event.line or '(all lines)':<{_LINE_WIDTH}} LINEDEVSTATE {_flag_name(event.state)}"
-        )
+        return f"{event.line or '(all lines)':<{width}} LINEDEVSTATE {_flag_name(event.state)}"
     else:
-        text = f"{'diagnostic':<{_LINE_WIDTH}} {event.code}: {event.message}"
+        text = f"{'diagnostic':<{width}} {event.code}: {event.message}"
         if event.call_key:
             text += f"  (call {event.call_key})"
         return text
-    return f"{line:<{_LINE_WIDTH}} {kind:<10} {detail}  (call {event.call_key})"
+    return f"{line:<{width}} {kind:<10} {detail}  (call {event.call_key})"
 
 
-def event_text(event: OutputEvent) -> str:
-    """One human-readable line: line, kind, details, call (bytes not UTF-8 as ``\\xNN``)."""
-    return printable(_event_text(event))
+def event_text(event: OutputEvent, width: int = _LINE_WIDTH) -> str:
+    """One human-readable line: line (in a ``width`` column), kind, details, call.
+
+    Bytes that were not UTF-8 show as ``\\xNN``.
+    """
+    return printable(_event_text(event, width))
+
+
+def line_width(events: Iterable[OutputEvent], lines: Iterable[str] = ()) -> int:
+    """The line column's width for these events: the longest line, at least the default."""
+    names = [*lines, *(getattr(e, "line", None) or "" for e in events)]
+    return max([_LINE_WIDTH, *(len(printable(n)) for n in names)])
 
 
 def _jsonable(value: Any) -> Any:
@@ -261,15 +329,23 @@ def event_json(event: OutputEvent) -> str:
     return json.dumps(event_dict(event), ensure_ascii=True, sort_keys=False)
 
 
-def renderer(fmt: str) -> Callable[[OutputEvent], str]:
+def renderer(fmt: str, width: int = _LINE_WIDTH) -> Callable[[OutputEvent], str]:
     """The renderer a ``--format`` value names: ``"json"`` or (anything else) ``"text"``."""
-    return event_json if fmt == "json" else event_text
+    if fmt == "json":
+        return event_json
+    return lambda event: event_text(event, width)
 
 
 def print_events(events: Iterable[OutputEvent], fmt: str) -> None:
-    render = renderer(fmt)
-    for event in events:
-        print(render(event), flush=fmt == "json")
+    """Print every event; text in columns as wide as the longest line needs."""
+    if fmt == "json":
+        for event in events:
+            print(event_json(event), flush=True)
+        return
+    listed = list(events)
+    render = renderer(fmt, line_width(listed))
+    for event in listed:
+        print(render(event))
 
 
 # ---------------------------------------------------------------- talking to Asterisk

@@ -16,6 +16,8 @@ from ..transports.aio import connect
 from ._shared import (
     add_connection_arguments,
     add_format_argument,
+    add_log_arguments,
+    configure_logging,
     connect_options,
     printable,
     renderer,
@@ -55,10 +57,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds the first leg may ring (Originate Timeout; default Asterisk's 30)",
     )
     add_format_argument(parser)
+    add_log_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    configure_logging(args)
     return run_client_command("call", args, _call)
 
 

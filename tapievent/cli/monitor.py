@@ -16,9 +16,13 @@ from ._shared import (
     SECRET_ENV,
     add_connection_arguments,
     add_format_argument,
+    add_line_argument,
+    add_log_arguments,
+    configure_logging,
     connect_options,
     event_json,
     event_text,
+    line_width,
     run_client_command,
     wait_for_stop,
 )
@@ -37,18 +41,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     add_connection_arguments(parser)
-    parser.add_argument(
-        "--line",
-        action="append",
-        dest="lines",
-        metavar="LINE",
-        help="only follow this line (repeatable; default: every line)",
-    )
+    add_line_argument(parser, "only follow this line (repeatable; default: every line)")
     add_format_argument(parser)
+    add_log_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    configure_logging(args)
     return run_client_command("monitor", args, _monitor)
 
 
@@ -60,13 +60,18 @@ async def _monitor(args: argparse.Namespace, secret: str, port: int) -> int:
         flush=True,
     )
 
+    # The line column is as wide as the longest line named or seen so far.
+    width = line_width((), args.lines or ())
+
     async def printer(c: AsyncClient) -> None:
+        nonlocal width
         async for event in c.events():
             if args.format == "json":
                 print(event_json(event), flush=True)
-            else:
-                stamp = datetime.datetime.now().strftime("%H:%M:%S")
-                print(f"{stamp} {event_text(event)}", flush=True)
+                continue
+            width = max(width, line_width([event]))
+            stamp = datetime.datetime.now().strftime("%H:%M:%S")
+            print(f"{stamp} {event_text(event, width)}", flush=True)
 
     await wait_for_stop(client, printer)
     return 0

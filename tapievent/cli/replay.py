@@ -11,7 +11,7 @@ from .._errors import RemoteProtocolError
 from ..ami_codec import NEED_DATA, AMIDecoder, Message
 from ..model import Diagnostic, OutputEvent
 from ..tracker import CallTracker
-from ._shared import add_format_argument, print_events, printable
+from ._shared import add_format_argument, add_line_argument, print_events, printable
 
 __all__ = ["ReplayStats", "register", "replay"]
 
@@ -69,21 +69,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "and print the TAPI events."
         ),
     )
-    parser.add_argument("file", help="the capture (raw bytes as sent by Asterisk)")
     parser.add_argument(
-        "--lines",
-        nargs="+",
-        metavar="LINE",
-        help="only report these lines (default: every line)",
+        "file", help="the capture (raw bytes as sent by Asterisk; '-' reads standard input)"
     )
+    add_line_argument(parser, "only report this line (repeatable; default: every line)")
     add_format_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with open(args.file, "rb") as f:
-            data = f.read()
+        if args.file == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(args.file, "rb") as f:
+                data = f.read()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         print(
