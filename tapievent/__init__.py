@@ -1,103 +1,235 @@
 """tapievent: Asterisk calls as TAPI events, sans-IO.
 
-The public surface is re-exported here; the modules behind it are free to
-move. Each section below belongs to one module.
+The data path runs one way, one module per stage; the names below are
+re-exported in the same order::
+
+    bytes from Asterisk's AMI (TCP 5038)
+      | ami_codec   AMIDecoder          bytes -> frames: Banner, Message
+      | session     AMISession          login, ActionIDs, replies matched to actions
+      | grammar     extract_tapievent   UserEvent(TAPI,TAPIEVENT: ...) -> TapiEvent
+      | tracker     CallTracker         calls by unique id, Originate -> events
+      v
+    NewCall, CallInfo, CallState, LineDevState, Diagnostic (DiagnosticCode)
+      | transports, tsp, cli            the runtimes: sockets, threads, clocks
+      v
+    your program, or Windows TAPI through the TSP
+
+Nothing in this package's core opens a socket, starts a thread or reads a
+clock: bytes go in, values come out, and the runtimes (``transports``, the
+Windows bridge ``tsp``, the command line ``cli``, the test kit ``testing``)
+carry them; the core never imports them. The modules behind these names are
+free to move; import from ``tapievent``.
 """
 
-from ._errors import LocalProtocolError as LocalProtocolError
-from ._errors import ProtocolError as ProtocolError
-from ._errors import RemoteProtocolError as RemoteProtocolError
+# --- bytes -> frames (ami_codec) ---
+from .ami_codec import (
+    NEED_DATA,
+    AMIDecoder,
+    Banner,
+    Message,
+    Frame,
+    unescape_message,
+    c_unescape,
+    LimitExceeded,
+    FrameTooLarge,
+    LineTooLong,
+    TooManyHeaders,
+    TruncatedFrame,
+    Action,
+    encode_action,
+    encode_message,
+    encode_banner,
+)
 
-# --- ami_codec ---
-from .ami_codec import NEED_DATA as NEED_DATA
-from .ami_codec import Action as Action
-from .ami_codec import Banner as Banner
-from .ami_codec import Frame as Frame
-from .ami_codec import Message as Message
-from .ami_codec import AMIDecoder as AMIDecoder
-from .ami_codec import FrameTooLarge as FrameTooLarge
-from .ami_codec import LimitExceeded as LimitExceeded
-from .ami_codec import LineTooLong as LineTooLong
-from .ami_codec import TooManyHeaders as TooManyHeaders
-from .ami_codec import TruncatedFrame as TruncatedFrame
-from .ami_codec import c_unescape as c_unescape
-from .ami_codec import encode_action as encode_action
-from .ami_codec import encode_banner as encode_banner
-from .ami_codec import encode_message as encode_message
-from .ami_codec import unescape_message as unescape_message
+# --- frames -> session (session) ---
+from .session import (
+    AMISession,
+    SessionState,
+    SessionEvent,
+    LoginSucceeded,
+    AuthenticationFailed,
+    PermissionDenied,
+    ActionResult,
+    UnmatchedResponse,
+    Goodbye,
+    ConnectionClosed,
+)
 
-# --- session ---
-from .session import AMISession as AMISession
-from .session import ActionResult as ActionResult
-from .session import AuthenticationFailed as AuthenticationFailed
-from .session import ConnectionClosed as ConnectionClosed
-from .session import Goodbye as Goodbye
-from .session import LoginSucceeded as LoginSucceeded
-from .session import PermissionDenied as PermissionDenied
-from .session import SessionEvent as SessionEvent
-from .session import SessionState as SessionState
-from .session import UnmatchedResponse as UnmatchedResponse
+# --- the TAPIEVENT text (grammar, and the values it parses into) ---
+from .grammar import (
+    extract_tapievent,
+    parse_tapievent,
+    format_tapievent,
+    TapiEventSyntaxError,
+    CALLER_CONTROLLED,
+    DIALSTATUS_MODES,
+    to_dialplan,
+    asterisk_version,
+    DialplanError,
+)
+from .model import (
+    ExtractedEvent,
+    TapiEvent,
+    TargetSpec,
+    Command,
+    NewCallCommand,
+    CallStateCommand,
+    HangupCommand,
+    SetCallerIdCommand,
+    UnknownCommand,
+)
 
-# --- model ---
-from .model import CallerId as CallerId
-from .model import CallInfo as CallInfo
-from .model import CallState as CallState
-from .model import CallStateCommand as CallStateCommand
-from .model import Command as Command
-from .model import Diagnostic as Diagnostic
-from .model import ExtractedEvent as ExtractedEvent
-from .model import HangupCommand as HangupCommand
-from .model import LineCallInfoState as LineCallInfoState
-from .model import LineCallOrigin as LineCallOrigin
-from .model import LineCallState as LineCallState
-from .model import LineDevState as LineDevState
-from .model import LineDevStateFlag as LineDevStateFlag
-from .model import LineDisconnectMode as LineDisconnectMode
-from .model import NewCall as NewCall
-from .model import NewCallCommand as NewCallCommand
-from .model import OutputEvent as OutputEvent
-from .model import SetCallerIdCommand as SetCallerIdCommand
-from .model import TapiEvent as TapiEvent
-from .model import TargetSpec as TargetSpec
-from .model import UnknownCommand as UnknownCommand
-from .model import CALL_STATE_MODE_FAMILIES as CALL_STATE_MODE_FAMILIES
-from .model import LineAddressState as LineAddressState
-from .model import LineBusyMode as LineBusyMode
-from .model import LineCallFeature as LineCallFeature
-from .model import LineCallPartyId as LineCallPartyId
-from .model import LineCallPrivilege as LineCallPrivilege
-from .model import LineCallReason as LineCallReason
-from .model import LineConnectedMode as LineConnectedMode
-from .model import LineDialToneMode as LineDialToneMode
-from .model import LineDigitMode as LineDigitMode
-from .model import LineError as LineError
-from .model import LineGenerateTerm as LineGenerateTerm
-from .model import LineMediaMode as LineMediaMode
-from .model import LineMessage as LineMessage
-from .model import LineOfferingMode as LineOfferingMode
-from .model import LineSpecialInfo as LineSpecialInfo
-from .model import StringFormat as StringFormat
-from .model import TapiMessage as TapiMessage
-from .model import constant_name as constant_name
-from .model import lookup_constant as lookup_constant
-from .model import mode_family as mode_family
+# --- TAPI events -> calls (tracker) ---
+from .tracker import (
+    CallTracker,
+    TrackedCall,
+    CallHandle,
+    ORIGINATE_VARIABLE,
+)
 
-# --- grammar ---
-from .grammar import CALLER_CONTROLLED as CALLER_CONTROLLED
-from .grammar import DIALSTATUS_MODES as DIALSTATUS_MODES
-from .grammar import DialplanError as DialplanError
-from .grammar import TapiEventSyntaxError as TapiEventSyntaxError
-from .grammar import asterisk_version as asterisk_version
-from .grammar import extract_tapievent as extract_tapievent
-from .grammar import format_tapievent as format_tapievent
-from .grammar import parse_tapievent as parse_tapievent
-from .grammar import to_dialplan as to_dialplan
+# --- what comes out: the events and diagnostics ---
+from .model import (
+    OutputEvent,
+    NewCall,
+    CallInfo,
+    CallState,
+    LineDevState,
+    CallerId,
+    Diagnostic,
+)
+from ._diagnostics import DiagnosticCode
 
-# --- tracker ---
-from .tracker import ORIGINATE_VARIABLE as ORIGINATE_VARIABLE
-from .tracker import CallHandle as CallHandle
-from .tracker import CallTracker as CallTracker
-from .tracker import TrackedCall as TrackedCall
+# --- the values of tapi.h the events carry ---
+from .model import (
+    TapiMessage,
+    LineMessage,
+    LineCallState,
+    LineDisconnectMode,
+    LineConnectedMode,
+    LineOfferingMode,
+    LineBusyMode,
+    LineDialToneMode,
+    LineSpecialInfo,
+    CALL_STATE_MODE_FAMILIES,
+    mode_family,
+    LineCallInfoState,
+    LineCallOrigin,
+    LineCallReason,
+    LineCallPrivilege,
+    LineCallPartyId,
+    LineDevStateFlag,
+    LineAddressState,
+    LineDigitMode,
+    LineGenerateTerm,
+    LineMediaMode,
+    LineCallFeature,
+    StringFormat,
+    LineError,
+    constant_name,
+    lookup_constant,
+)
+
+# --- errors, raised anywhere along the path ---
+from ._errors import (
+    ProtocolError,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
+
+__all__ = [
+    # bytes -> frames
+    "NEED_DATA",
+    "AMIDecoder",
+    "Banner",
+    "Message",
+    "Frame",
+    "unescape_message",
+    "c_unescape",
+    "LimitExceeded",
+    "FrameTooLarge",
+    "LineTooLong",
+    "TooManyHeaders",
+    "TruncatedFrame",
+    "Action",
+    "encode_action",
+    "encode_message",
+    "encode_banner",
+    # frames -> session
+    "AMISession",
+    "SessionState",
+    "SessionEvent",
+    "LoginSucceeded",
+    "AuthenticationFailed",
+    "PermissionDenied",
+    "ActionResult",
+    "UnmatchedResponse",
+    "Goodbye",
+    "ConnectionClosed",
+    # the TAPIEVENT text
+    "extract_tapievent",
+    "parse_tapievent",
+    "format_tapievent",
+    "TapiEventSyntaxError",
+    "CALLER_CONTROLLED",
+    "DIALSTATUS_MODES",
+    "to_dialplan",
+    "asterisk_version",
+    "DialplanError",
+    "ExtractedEvent",
+    "TapiEvent",
+    "TargetSpec",
+    "Command",
+    "NewCallCommand",
+    "CallStateCommand",
+    "HangupCommand",
+    "SetCallerIdCommand",
+    "UnknownCommand",
+    # TAPI events -> calls
+    "CallTracker",
+    "TrackedCall",
+    "CallHandle",
+    "ORIGINATE_VARIABLE",
+    # what comes out
+    "OutputEvent",
+    "NewCall",
+    "CallInfo",
+    "CallState",
+    "LineDevState",
+    "CallerId",
+    "Diagnostic",
+    "DiagnosticCode",
+    # the values of tapi.h
+    "TapiMessage",
+    "LineMessage",
+    "LineCallState",
+    "LineDisconnectMode",
+    "LineConnectedMode",
+    "LineOfferingMode",
+    "LineBusyMode",
+    "LineDialToneMode",
+    "LineSpecialInfo",
+    "CALL_STATE_MODE_FAMILIES",
+    "mode_family",
+    "LineCallInfoState",
+    "LineCallOrigin",
+    "LineCallReason",
+    "LineCallPrivilege",
+    "LineCallPartyId",
+    "LineDevStateFlag",
+    "LineAddressState",
+    "LineDigitMode",
+    "LineGenerateTerm",
+    "LineMediaMode",
+    "LineCallFeature",
+    "StringFormat",
+    "LineError",
+    "constant_name",
+    "lookup_constant",
+    # errors
+    "ProtocolError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+]
 
 # --- connection: session + tracker in one sans-IO object, and its reconnect supervisor ---
 from .connection import Connection as Connection

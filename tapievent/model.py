@@ -906,6 +906,7 @@ class UnknownCommand:
 
 
 Command = NewCallCommand | CallStateCommand | HangupCommand | SetCallerIdCommand | UnknownCommand
+"""The command of a TAPIEVENT text, one class per AstTapi command word."""
 
 _COMMAND_TYPES = (
     NewCallCommand,
@@ -986,6 +987,7 @@ class Diagnostic:
 
 
 OutputEvent = NewCall | CallState | CallInfo | LineDevState | Diagnostic
+"""Every value the tracker reports: the TAPI events and the diagnostics."""
 
 
 @attrs.frozen(slots=True)

@@ -16,7 +16,6 @@ from docs_examples import run_python_blocks
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tapievent import strategies as ami_st
 from tapievent.ami_codec import (
     LEGACY_MAX_HEADER_LINES,
     LEGACY_MAX_LINE_BYTES,
@@ -39,6 +38,7 @@ from tapievent.ami_codec import (
     encode_message,
     unescape_message,
 )
+from tapievent.testing import strategies as ami_st
 
 Outcome = Frame | tuple[str, int, str]
 

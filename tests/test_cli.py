@@ -170,7 +170,7 @@ def test_demo_json_is_one_object_per_event() -> None:
 
 def test_replay_json_of_another_capture_with_a_line_filter() -> None:
     capture = CAPTURES / "05-scenario1-inbound.ami"
-    done = tapievent("replay", str(capture), "--lines", "line_1", "--format", "json")
+    done = tapievent("replay", str(capture), "--line", "line_1", "--format", "json")
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert events == [
@@ -364,7 +364,7 @@ def test_no_secret_at_all_is_one_clear_error(server: ThreadedFakeAsterisk) -> No
 
 def test_replay_text_is_the_readable_timeline() -> None:
     capture = CAPTURES / "07-scenario3-no-h-extension.ami"
-    done = tapievent("replay", str(capture), "--lines", "line_1")
+    done = tapievent("replay", str(capture), "--line", "line_1")
     assert done.returncode == 0, done.stderr
     assert [" ".join(line.split()) for line in done.stdout.splitlines()] == [
         "line_1 NEWCALL new call (call 1795667830.20)",

@@ -29,6 +29,7 @@ from tapievent.ami_codec import (
 )
 from tapievent.session import AMISession, AuthenticationFailed, LoginSucceeded
 from tapievent.testing import FakeAsterisk
+from tapievent.testing._pbx import PBX, Call, Emit, InboundCall, OriginateSettings, Script, Wait
 
 CAPTURES = Path(__file__).parent / "data" / "asterisk-22.10.1"
 T = TypeVar("T")
@@ -472,6 +473,89 @@ def test_md5_key_is_lower_case_hex_of_challenge_and_secret() -> None:
             client.close()
 
     run(scenario)
+
+
+class _CustomPing(FakeAsterisk):
+    """A subclass with its own Ping answer, as a user would write one."""
+
+    async def _action_ping(self, conn: Any, action: Message) -> None:
+        self._reply(conn, action, ("Response", "Success"), ("Ping", "Custom"))
+
+
+def test_start_in_thread_runs_the_subclass_it_is_called_on() -> None:
+    # Issue 15 #16: start_in_thread() built a plain FakeAsterisk, so a
+    # subclass's handler was silently unused in threaded tests.
+    with _CustomPing.start_in_thread(username="u") as handle:
+        assert type(handle.fake) is _CustomPing
+        assert handle.fake.username == "u"
+        with socket.create_connection((handle.host, handle.port), timeout=TIMEOUT) as sock:
+            sock.sendall(encode_action("Login", [("Username", "u"), ("Secret", "tapisecret")]))
+            sock.sendall(encode_action("Ping", [], action_id="p"))
+            data = b""
+            while b"ActionID: p\r\n" not in data or not data.endswith(b"\r\n\r\n"):
+                data += sock.recv(65536)
+        assert b"Ping: Custom\r\n" in data and b"Pong" not in data
+
+
+def drive(script: Script, hang_up_at: int | None = None) -> list[Message]:
+    """Run a model script by hand, no loop and no socket: the Emit steps' messages.
+
+    ``hang_up_at``: the index of the Wait step during which the call is hung up.
+    """
+    out: list[Message] = []
+    waits = 0
+    hung_up = False
+    step = next(script)
+    while True:
+        if isinstance(step, Emit):
+            out.append(step.message)
+        elif isinstance(step, Wait):
+            hung_up = hung_up or waits == hang_up_at
+            waits += 1
+        try:
+            step = script.send(hung_up)
+        except StopIteration:
+            return out
+
+
+def test_the_pbx_model_is_sans_io_and_shapes_the_ring_group_call() -> None:
+    pbx: PBX[Call] = PBX((11, 0, 0))
+    call = Call(unique_id="")
+    how = InboundCall(("Local/bob", "Local/bobbett"), '"Alice Caller" <5550100>',
+                      "Local/bob", 1.0, 1.0, False)  # fmt: skip
+    script = pbx.inbound_script(call, how)
+    first = next(script)
+    assert isinstance(first, Emit) and first.message.event == "Newchannel"
+    assert pbx.calls == {call.unique_id: call}  # live while the script runs
+    messages = [first.message, *drive(script)]
+    key = call.unique_id
+    assert tapi_texts(messages) == [
+        "LINE_NEWCALL Local/bob",
+        "LINE_NEWCALL Local/bobbett",
+        'SET CALLERID "Alice Caller" <5550100>',
+        "LINE_CALLSTATE LINECALLSTATE_OFFERING",
+        f"[~{key}&Local/bob] LINE_CALLSTATE LINECALLSTATE_CONNECTED",
+        f"[~{key}&!Local/bob] LINE_CALLSTATE LINECALLSTATE_HANGUP",
+        "LINE_CALLSTATE LINECALLSTATE_IDLE",
+    ]
+    assert pbx.calls == {} and call.channels == []  # every channel hung up
+
+
+def test_the_pbx_model_takes_the_hangup_branch_the_driver_reports() -> None:
+    pbx: PBX[Call] = PBX((11, 0, 0))
+    how = InboundCall(("Local/bob",), "5550100", "Local/bob", 1.0, 1.0, False)
+    messages = drive(pbx.inbound_script(Call(unique_id=""), how), hang_up_at=0)
+    assert tapi_texts(messages)[-2:] == [
+        "LINE_CALLSTATE LINECALLSTATE_OFFERING",
+        "LINE_CALLSTATE LINECALLSTATE_IDLE",
+    ]
+    settings = OriginateSettings("line_1", False, 0.0, 0.0, frozenset({"busy"}))
+    busy = Message.from_pairs(("Action", "Originate"), ("Channel", "Local/201@phones"),
+                              ("Exten", "busy"), ("Context", "outbound"))  # fmt: skip
+    messages = drive(pbx.originate_script(Call(unique_id=""), busy, settings))
+    assert [m.event for m in messages][-3:] == ["Hangup", "Hangup", "OriginateResponse"]
+    assert (messages[-1].get("Response"), messages[-1].get("Reason")) == ("Failure", "5")
+    assert tapi_texts(messages) == [] and pbx.calls == {}
 
 
 def test_testing_docs_examples_run(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import IO, Any
 
-from .ami_codec import NEED_DATA, AMIDecoder, Banner, Frame, Message, RemoteProtocolError
+from ..ami_codec import NEED_DATA, AMIDecoder, Banner, Frame, Message, RemoteProtocolError
+from ._shared import printable
 
 EXAMPLE = "12-scenario7-ringgroup.ami"
 _READ = 65536
@@ -39,19 +40,13 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _display(text: str) -> str:
-    # Bytes that were not UTF-8 travel as surrogate escapes; show them as
-    # \xNN instead of failing to print (a Latin-1 caller name, say).
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def format_frame(frame: Frame) -> str:
     """The block printed for one frame, without the blank line after it."""
     if isinstance(frame, Banner):
-        return _display(frame.text)
-    lines = [_display(f"{name}: {value}" if name else value) for name, value in frame.headers]
+        return printable(frame.text)
+    lines = [printable(f"{name}: {value}" if name else value) for name, value in frame.headers]
     if frame.output is not None:
-        lines += [_display(line) for line in frame.output.split("\n")]
+        lines += [printable(line) for line in frame.output.split("\n")]
         lines.append("--END COMMAND--")
     return "\n".join(lines)
 

@@ -12,7 +12,8 @@ import argparse
 from importlib import resources
 from pathlib import Path
 
-from ._cmd_replay import ReplayStats, add_format_argument, print_events, replay
+from ._shared import add_format_argument, print_events
+from .replay import ReplayStats, replay
 
 __all__ = ["CAPTURE", "register"]
 
@@ -48,8 +49,8 @@ def capture_bytes() -> bytes:
     except (NotADirectoryError, TypeError):
         # Some setuptools editable installs expose the package as a namespace
         # whose path includes a non-directory hook entry, which
-        # importlib.resources rejects; the file is then next to this module.
-        return (Path(__file__).parent / "data" / CAPTURE).read_bytes()
+        # importlib.resources rejects; the file is then in the package's data.
+        return (Path(__file__).parent.parent / "data" / CAPTURE).read_bytes()
 
 
 def run(args: argparse.Namespace) -> int:

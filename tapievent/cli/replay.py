@@ -6,11 +6,12 @@ import argparse
 import sys
 from collections.abc import Iterable, Iterator
 
-from ._errors import RemoteProtocolError
-from ._render import renderer
-from .ami_codec import NEED_DATA, AMIDecoder, Message
-from .model import Diagnostic, OutputEvent
-from .tracker import CallTracker
+from .._diagnostics import DiagnosticCode
+from .._errors import RemoteProtocolError
+from ..ami_codec import NEED_DATA, AMIDecoder, Message
+from ..model import Diagnostic, OutputEvent
+from ..tracker import CallTracker
+from ._shared import add_format_argument, add_line_argument, print_events, printable
 
 __all__ = ["ReplayStats", "register", "replay"]
 
@@ -46,7 +47,7 @@ def replay(
         except RemoteProtocolError as exc:
             if stats is not None:
                 stats.events += 1
-            yield Diagnostic("protocol-error", str(exc))
+            yield Diagnostic(DiagnosticCode.PROTOCOL_ERROR, str(exc))
             continue
         if frame is NEED_DATA:
             return
@@ -56,21 +57,6 @@ def replay(
             if stats is not None:
                 stats.events += 1
             yield event
-
-
-def print_events(events: Iterable[OutputEvent], fmt: str) -> None:
-    render = renderer(fmt)
-    for event in events:
-        print(render(event), flush=fmt == "json")
-
-
-def add_format_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="text: one readable line per event (default); json: one JSON object per line",
-    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,24 +69,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "and print the TAPI events."
         ),
     )
-    parser.add_argument("file", help="the capture (raw bytes as sent by Asterisk)")
     parser.add_argument(
-        "--lines",
-        nargs="+",
-        metavar="LINE",
-        help="only report these lines (default: every line)",
+        "file", help="the capture (raw bytes as sent by Asterisk; '-' reads standard input)"
     )
+    add_line_argument(parser, "only report this line (repeatable; default: every line)")
     add_format_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with open(args.file, "rb") as f:
-            data = f.read()
+        if args.file == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(args.file, "rb") as f:
+                data = f.read()
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        print(f"tapievent replay: error: cannot read {args.file}: {reason}", file=sys.stderr)
+        print(
+            f"tapievent replay: error: cannot read {printable(args.file)}: {reason}",
+            file=sys.stderr,
+        )
         return 2
     print_events(replay(data, args.lines), args.format)
     return 0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from typing import Any
+
+from ._shared import add_log_arguments, configure_logging
 
 
 def register(subparsers: Any) -> None:
@@ -17,19 +18,16 @@ def register(subparsers: Any) -> None:
         "(see docs/tsp.md). Runs until interrupted.",
     )
     parser.add_argument("--config", required=True, help="bridge configuration file (INI)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every connection")
+    add_log_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .transports.aio import AuthenticationError
-    from .tsp.config import ConfigError, load_config
-    from .tsp.service import run_bridge
+    from ..transports.aio import AuthenticationError
+    from ..tsp.config import ConfigError, load_config
+    from ..tsp.service import run_bridge
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .dialplan.generate import SUPPORTED_VERSIONS, DialplanError, generate
+from ..dialplan.generate import SUPPORTED_VERSIONS, DialplanError, generate
+from ._shared import asterisk_release
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     try:
+        asterisk_release(args.asterisk)
         text = generate(
             args.asterisk,
             args.lines,

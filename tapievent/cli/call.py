@@ -10,12 +10,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._cmd_monitor import add_connection_arguments, connect_options, run_client_command
-from ._cmd_replay import add_format_argument
-from ._render import renderer
-from .model import CallState, LineCallState
-from .transports import ActionFailedError
-from .transports.aio import connect
+from ..model import CallState, LineCallState
+from ..transports import ActionFailedError
+from ..transports.aio import connect
+from ._shared import (
+    add_connection_arguments,
+    add_format_argument,
+    add_log_arguments,
+    configure_logging,
+    connect_options,
+    printable,
+    renderer,
+    run_client_command,
+    wire_text,
+)
 
 __all__ = ["register"]
 
@@ -30,21 +38,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     add_connection_arguments(parser)
-    parser.add_argument("number", metavar="NUMBER", help="the number to dial")
-    parser.add_argument("--line", required=True, help="the TAPI line making the call")
-    parser.add_argument("--context", required=True, help="dialplan context that dials NUMBER")
-    parser.add_argument("--channel", required=True, help="the phone to ring first, e.g. PJSIP/201")
-    parser.add_argument("--caller-id", help="caller id for the first leg, e.g. '\"Bob\" <201>'")
+    parser.add_argument("number", metavar="NUMBER", type=wire_text, help="the number to dial")
+    parser.add_argument(
+        "--line", required=True, type=wire_text, help="the TAPI line making the call"
+    )
+    parser.add_argument(
+        "--context", required=True, type=wire_text, help="dialplan context that dials NUMBER"
+    )
+    parser.add_argument(
+        "--channel", required=True, type=wire_text, help="the phone to ring first, e.g. PJSIP/201"
+    )
+    parser.add_argument(
+        "--caller-id", type=wire_text, help="caller id for the first leg, e.g. '\"Bob\" <201>'"
+    )
     parser.add_argument(
         "--ring-timeout",
         type=float,
         help="seconds the first leg may ring (Originate Timeout; default Asterisk's 30)",
     )
     add_format_argument(parser)
+    add_log_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    configure_logging(args)
     return run_client_command("call", args, _call)
 
 
@@ -61,7 +79,10 @@ async def _call(args: argparse.Namespace, secret: str, port: int) -> int:
                 timeout_ms=None if args.ring_timeout is None else int(args.ring_timeout * 1000),
             )
         except ActionFailedError as exc:
-            print(f"tapievent call: error: Asterisk refused the call: {exc}", file=sys.stderr)
+            print(
+                f"tapievent call: error: Asterisk refused the call: {printable(str(exc))}",
+                file=sys.stderr,
+            )
             return 1
         print(
             f"calling {args.number} for line {args.line}: ringing {args.channel} first",

@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 
-from .dialplan.lint import lint_paths
-from .grammar import DialplanError, asterisk_version
+from ..dialplan._findings import Finding
+from ..dialplan.lint import lint, lint_paths
+from ..grammar import DialplanError
+from ._shared import asterisk_release, printable
 
 DEFAULT_VERSION = "23"
 
@@ -22,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Exit status: 0 clean, 1 findings, 2 unreadable input or bad arguments."
         ),
     )
-    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE", help="extensions.conf files ('-' alone: standard input)"
+    )
     parser.add_argument(
         "--asterisk",
         default=DEFAULT_VERSION,
@@ -33,28 +37,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _printable(text: str) -> str:
-    """Text whose non-UTF-8 bytes (kept as surrogates) print as U+FFFD, not a traceback."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+def _findings(files: list[str], version: tuple[int, ...]) -> list[Finding]:
+    if files == ["-"]:
+        # Read as Asterisk reads a file: bytes, any that are not UTF-8 kept.
+        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+        return lint(text, version, file="<stdin>")
+    return lint_paths(files, version)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        version = asterisk_version(args.asterisk)
+        version = asterisk_release(args.asterisk)
     except DialplanError as exc:
         print(f"tapievent lint: {exc}", file=sys.stderr)
         return 2
+    if "-" in args.files and len(args.files) > 1:
+        print("tapievent lint: '-' (standard input) must be the only FILE", file=sys.stderr)
+        return 2
     try:
-        findings = lint_paths(args.files, version)
+        findings = _findings(args.files, version)
     except OSError as exc:
         name = exc.filename if exc.filename is not None else "?"
-        print(f"tapievent lint: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"tapievent lint: cannot read {printable(str(name))}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 2
     if args.format == "json":
-        # ASCII JSON: a non-UTF-8 byte of the file survives as an escape.
+        # ASCII JSON: a non-UTF-8 byte of the file survives as \udcNN (docs/cli.md).
         json.dump([f.to_dict() for f in findings], sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         for finding in findings:
-            print(_printable(finding.format()))
+            print(printable(finding.format()))
     return 1 if findings else 0

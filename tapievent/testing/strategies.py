@@ -6,7 +6,7 @@ imports it. Every strategy draws values the real codec accepts, so a
 downstream project can feed them to its own code::
 
     from hypothesis import given
-    from tapievent import strategies as ami_st
+    from tapievent.testing import strategies as ami_st
 
     @given(ami_st.messages())
     def test_my_handler_never_crashes(message):
@@ -23,7 +23,7 @@ import itertools
 
 from hypothesis import strategies as st
 
-from .ami_codec import Banner, Message, encode_banner, encode_message
+from ..ami_codec import Banner, Message, encode_banner, encode_message
 
 __all__ = [
     "action_names",
@@ -185,7 +185,7 @@ def chunkings(data: bytes) -> st.SearchStrategy[list[bytes]]:
 # values for round trips, and messy text for "parse raises nothing but its
 # own error" properties.
 
-from .model import (  # noqa: E402 - this section is maintained separately
+from ..model import (  # noqa: E402 - this section is maintained separately
     CALL_STATE_MODE_FAMILIES,
     CallStateCommand,
     Command,

@@ -1,0 +1,77 @@
+"""``tapievent monitor``: live TAPI events (and diagnostics) from a real Asterisk.
+
+The secret comes from ``TAPIEVENT_SECRET`` or a prompt, never from the
+command line (argv is visible to every user of the machine in ``ps``).
+Ctrl-C logs off and exits with status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+
+from ..transports.aio import AsyncClient, connect
+from ._shared import (
+    SECRET_ENV,
+    add_connection_arguments,
+    add_format_argument,
+    add_line_argument,
+    add_log_arguments,
+    configure_logging,
+    connect_options,
+    event_json,
+    event_text,
+    line_width,
+    run_client_command,
+    wait_for_stop,
+)
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "monitor",
+        help="print live TAPI events and diagnostics from an Asterisk",
+        description=(
+            "Connect to Asterisk's AMI and print TAPI events as the dialplan raises them, "
+            f"with diagnostics for dialplan mistakes. The secret is read from ${SECRET_ENV} "
+            "or prompted for. Ctrl-C exits."
+        ),
+    )
+    add_connection_arguments(parser)
+    add_line_argument(parser, "only follow this line (repeatable; default: every line)")
+    add_format_argument(parser)
+    add_log_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args)
+    return run_client_command("monitor", args, _monitor)
+
+
+async def _monitor(args: argparse.Namespace, secret: str, port: int) -> int:
+    client = await connect(args.host, port, **connect_options(args, secret, lines=args.lines))
+    print(
+        f"connected to {args.host}:{port} as {args.user}; waiting for TAPI events (Ctrl-C stops)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    # The line column is as wide as the longest line named or seen so far.
+    width = line_width((), args.lines or ())
+
+    async def printer(c: AsyncClient) -> None:
+        nonlocal width
+        async for event in c.events():
+            if args.format == "json":
+                print(event_json(event), flush=True)
+                continue
+            width = max(width, line_width([event]))
+            stamp = datetime.datetime.now().strftime("%H:%M:%S")
+            print(f"{stamp} {event_text(event, width)}", flush=True)
+
+    await wait_for_stop(client, printer)
+    return 0
