@@ -618,3 +618,15 @@ def test_shim_survives_malformed_bridge_messages(build: Path, wine_env: dict[str
     finally:
         harness.close()
         server.close()
+
+
+def test_each_native_source_file_keeps_to_one_job_and_500_lines() -> None:
+    """The C provider stays split by job (windows/src/tsp.h lists the files)."""
+    sources = sorted((TSP / "src").glob("*.[ch]"))
+    header = (TSP / "src" / "tsp.h").read_text(encoding="utf-8")
+    makefile = (TSP / "Makefile").read_text(encoding="utf-8")
+    for path in sources:
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 500, path.name
+        if path.suffix == ".c":
+            assert f"src/{path.name}" in makefile, path.name
+            assert path.name in header or path.name == "json.c", path.name
