@@ -4,33 +4,66 @@
 
 /* ---------------------------------------------------------------- transport */
 
-/* Sends one frame; returns 0, or -1 when there is no connection or it failed. */
+/* The send queue (guarded by g_send). The socket is non-blocking: a frame
+ * goes out at once when the bridge keeps up, the rest waits here and the
+ * reader thread sends it when the socket is writable. A TAPISRV thread never
+ * waits for the bridge (a stalled one just fills the queue). */
+static char g_queue[SEND_QUEUE];
+static size_t g_queued;
+static int g_send_broken;
+static int g_send_blocked; /* the socket said WOULDBLOCK: wait for the reader's select */
+
+/* Caller holds g_send. Sends what the socket takes now; 0, or -1 on a dead link. */
+static int flush_locked(void)
+{
+    while (g_queued > 0 && !g_send_broken && !g_send_blocked) {
+        int n = send(g_sock, g_queue, (int)g_queued, 0);
+        if (n > 0) {
+            memmove(g_queue, g_queue + n, g_queued - (size_t)n);
+            g_queued -= (size_t)n;
+        } else if (n < 0 && WSAGetLastError() == WSAEWOULDBLOCK) {
+            g_send_blocked = 1;
+        } else {
+            g_send_broken = 1;
+        }
+    }
+    return g_send_broken ? -1 : 0;
+}
+
+/* The reader thread's turn (writable: select said the socket takes bytes again):
+ * flush, and say whether bytes still wait (1), none (0) or the link broke (-1). */
+int flush_send_queue(int writable)
+{
+    int rc;
+    AcquireSRWLockExclusive(&g_send);
+    if (writable)
+        g_send_blocked = 0;
+    rc = g_sock == INVALID_SOCKET ? 0 : flush_locked();
+    if (rc == 0 && g_queued > 0)
+        rc = 1;
+    ReleaseSRWLockExclusive(&g_send);
+    return rc;
+}
+
+/* Queues one frame and sends what it can; 0, SEND_NOLINK or SEND_FULL. Never blocks. */
 int send_frame(const char *json, size_t len)
 {
-    unsigned char header[4];
-    int rc = -1;
+    int rc = SEND_NOLINK;
     if (len == 0 || len > MAX_FRAME)
-        return -1;
-    header[0] = (unsigned char)(len & 0xFF);
-    header[1] = (unsigned char)((len >> 8) & 0xFF);
-    header[2] = (unsigned char)((len >> 16) & 0xFF);
-    header[3] = (unsigned char)((len >> 24) & 0xFF);
+        return SEND_NOLINK;
     AcquireSRWLockExclusive(&g_send);
-    if (g_sock != INVALID_SOCKET) {
-        const char *parts[2] = {(const char *)header, json};
-        size_t sizes[2] = {4, len};
-        int p;
-        rc = 0;
-        for (p = 0; p < 2 && rc == 0; p++) {
-            size_t off = 0;
-            while (off < sizes[p]) {
-                int n = send(g_sock, parts[p] + off, (int)(sizes[p] - off), 0);
-                if (n <= 0) {
-                    rc = -1;
-                    break;
-                }
-                off += (size_t)n;
-            }
+    if (g_sock != INVALID_SOCKET && !g_send_broken) {
+        if (g_queued + 4 + len > sizeof g_queue) {
+            rc = SEND_FULL;
+        } else {
+            unsigned char *h = (unsigned char *)g_queue + g_queued;
+            h[0] = (unsigned char)(len & 0xFF);
+            h[1] = (unsigned char)((len >> 8) & 0xFF);
+            h[2] = (unsigned char)((len >> 16) & 0xFF);
+            h[3] = (unsigned char)((len >> 24) & 0xFF);
+            memcpy(g_queue + g_queued + 4, json, len);
+            g_queued += 4 + len;
+            rc = flush_locked() == 0 ? 0 : SEND_NOLINK;
         }
     }
     ReleaseSRWLockExclusive(&g_send);
@@ -96,12 +129,12 @@ void drop_connection(void)
     AcquireSRWLockExclusive(&g_send);
     s = g_sock;
     g_sock = INVALID_SOCKET;
+    g_queued = 0;
     ReleaseSRWLockExclusive(&g_send);
     if (s == INVALID_SOCKET)
         return;
     closesocket(s);
     tsp_log("bridge connection lost");
-    AcquireSRWLockExclusive(&g_cb);
     expire_requests(1);
     /* Call ids belong to one bridge connection: end every live call. */
     for (i = 0; i < MAX_CALLS; i++) {
@@ -117,7 +150,6 @@ void drop_connection(void)
         }
     }
     set_service(-1, 0);
-    ReleaseSRWLockExclusive(&g_cb);
 }
 
 static int try_connect(void)
@@ -155,21 +187,20 @@ static int try_connect(void)
             s = INVALID_SOCKET;
             continue;
         }
-        nonblocking = 0;
-        ioctlsocket(s, FIONBIO, &nonblocking);
-        break;
+        break; /* stays non-blocking: see the send queue */
     }
     freeaddrinfo(res);
     if (s == INVALID_SOCKET)
         return -1;
     {
         BOOL yes = TRUE;
-        DWORD send_timeout = 5000;
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&yes, sizeof yes);
-        setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, (const char *)&send_timeout, sizeof send_timeout);
     }
     AcquireSRWLockExclusive(&g_send);
     g_sock = s;
+    g_queued = 0;
+    g_send_broken = 0;
+    g_send_blocked = 0;
     ReleaseSRWLockExclusive(&g_send);
     tsp_log("connected to the bridge");
     send_hello();
@@ -185,6 +216,33 @@ static void sleep_unless_stopped(DWORD ms)
     }
 }
 
+/* Reads what is there and handles every complete frame; -1 when the link must go. */
+static int read_frames(SOCKET s, char *buf, size_t size, size_t *have)
+{
+    int n = recv(s, buf + *have, (int)(size - *have), 0);
+    if (n < 0 && WSAGetLastError() == WSAEWOULDBLOCK)
+        return 0;
+    if (n <= 0)
+        return -1;
+    *have += (size_t)n;
+    for (;;) {
+        size_t len;
+        if (*have < 4)
+            return 0;
+        len = (size_t)(unsigned char)buf[0] | ((size_t)(unsigned char)buf[1] << 8) |
+              ((size_t)(unsigned char)buf[2] << 16) | ((size_t)(unsigned char)buf[3] << 24);
+        if (len == 0 || len > MAX_FRAME) {
+            tsp_log("frame length %lu out of range: disconnecting", (unsigned long)len);
+            return -1;
+        }
+        if (*have < 4 + len)
+            return 0;
+        handle_message(buf + 4, len);
+        memmove(buf, buf + 4 + len, *have - 4 - len);
+        *have -= 4 + len;
+    }
+}
+
 DWORD WINAPI reader_main(LPVOID unused)
 {
     static char buf[4 + MAX_FRAME];
@@ -192,9 +250,9 @@ DWORD WINAPI reader_main(LPVOID unused)
     (void)unused;
     while (!g_stop) {
         SOCKET s;
-        fd_set rd;
-        struct timeval tv = {0, 100000};
-        int n;
+        fd_set rd, wr;
+        struct timeval tv = {0, 50000};
+        int n, pending;
         AcquireSRWLockShared(&g_send);
         s = g_sock;
         ReleaseSRWLockShared(&g_send);
@@ -202,48 +260,25 @@ DWORD WINAPI reader_main(LPVOID unused)
             have = 0;
             if (try_connect() != 0)
                 sleep_unless_stopped(cfg.reconnect_ms);
-            AcquireSRWLockExclusive(&g_cb);
             expire_requests(0);
-            ReleaseSRWLockExclusive(&g_cb);
             continue;
         }
+        pending = flush_send_queue(0);
         FD_ZERO(&rd);
+        FD_ZERO(&wr);
         FD_SET(s, &rd);
-        n = select(0, &rd, NULL, NULL, &tv);
-        if (n > 0) {
-            n = recv(s, buf + have, (int)(sizeof buf - have), 0);
-            if (n <= 0) {
-                drop_connection();
-                continue;
-            }
-            have += (size_t)n;
-            for (;;) {
-                size_t len;
-                if (have < 4)
-                    break;
-                len = (size_t)(unsigned char)buf[0] | ((size_t)(unsigned char)buf[1] << 8) |
-                      ((size_t)(unsigned char)buf[2] << 16) | ((size_t)(unsigned char)buf[3] << 24);
-                if (len == 0 || len > MAX_FRAME) {
-                    tsp_log("frame length %lu out of range: disconnecting", (unsigned long)len);
-                    drop_connection();
-                    have = 0;
-                    break;
-                }
-                if (have < 4 + len)
-                    break;
-                AcquireSRWLockExclusive(&g_cb);
-                handle_message(buf + 4, len);
-                ReleaseSRWLockExclusive(&g_cb);
-                memmove(buf, buf + 4 + len, have - 4 - len);
-                have -= 4 + len;
-            }
-        } else if (n < 0) {
+        if (pending > 0)
+            FD_SET(s, &wr);
+        n = pending < 0 ? -1 : select(0, &rd, pending > 0 ? &wr : NULL, NULL, &tv);
+        if (n > 0 && pending > 0 && FD_ISSET(s, &wr))
+            n = flush_send_queue(1) < 0 ? -1 : n;
+        if (n < 0 || (n > 0 && FD_ISSET(s, &rd) && read_frames(s, buf, sizeof buf, &have) < 0)) {
             drop_connection();
+            have = 0;
             continue;
         }
-        AcquireSRWLockExclusive(&g_cb);
         expire_requests(0);
-        ReleaseSRWLockExclusive(&g_cb);
+        digits_pump_all();
     }
     return 0;
 }

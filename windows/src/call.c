@@ -1,22 +1,70 @@
 /* TSPI call functions: make, drop, transfer, digits, close, info and status. */
 #include "tsp.h"
 
+/* The TSPI checks of lineMakeCall's arguments: 0, or the LINEERR_ to return.
+ * Dial modifiers this provider cannot honour are refused, not dropped (TSPI:
+ * prescan and refuse before doing anything): W wait for dial tone, @ quiet
+ * answer, $ billing tone, ? prompt. Only one address, voice only. */
+static LONG check_make_call(LPCWSTR dest, const LINECALLPARAMS *params)
+{
+    const wchar_t *p;
+    if (params) {
+        if (params->dwMediaMode && params->dwMediaMode != LINEMEDIAMODE_INTERACTIVEVOICE)
+            return LINEERR_INVALMEDIAMODE;
+        if (params->dwBearerMode && params->dwBearerMode != LINEBEARERMODE_VOICE)
+            return LINEERR_INVALBEARERMODE;
+        if ((params->dwAddressMode == 0 || params->dwAddressMode == LINEADDRESSMODE_ADDRESSID) &&
+            params->dwAddressID != 0)
+            return LINEERR_INVALADDRESSID;
+    }
+    if (!dest)
+        return LINEERR_OPERATIONUNAVAIL; /* see TSPI_lineMakeCall */
+    if (wcslen(dest) >= NAME_CHARS)
+        return LINEERR_INVALADDRESS;
+    for (p = dest; *p && *p != L'|' && *p != L'^'; p++) {
+        if (*p == L'W' || *p == L'w')
+            return LINEERR_DIALDIALTONE;
+        if (*p == L'@')
+            return LINEERR_DIALQUIET;
+        if (*p == L'$')
+            return LINEERR_DIALBILLING;
+        if (*p == L'?')
+            return LINEERR_DIALPROMPT;
+    }
+    return *dest ? 0 : LINEERR_INVALADDRESS;
+}
+
+static int send_make_call(unsigned long seq, int line, LPCWSTR dest)
+{
+    char buf[512], utf8[NAME_CHARS * 3];
+    json_writer w;
+    wide_to_utf8(dest, utf8, sizeof utf8);
+    begin_message(&w, buf, sizeof buf, "make_call");
+    jw_key(&w, "id");
+    jw_uint(&w, seq);
+    jw_key(&w, "line");
+    jw_string(&w, g_lines[line].name_utf8);
+    jw_key(&w, "destination");
+    jw_string(&w, utf8);
+    return finish_message(&w);
+}
+
+/* A NULL destination (the TSPI's hot phone, or dialling later with lineDial) is
+ * refused with LINEERR_OPERATIONUNAVAIL: this provider has neither lineDial nor
+ * a configured hot-phone number, and Asterisk's Originate needs a number. */
 LONG WINAPI TSPI_lineMakeCall(DRV_REQUESTID dwRequestID, HDRVLINE hdLine, HTAPICALL htCall, LPHDRVCALL lphdCall,
                               LPCWSTR lpszDestAddress, DWORD dwCountryCode, LPLINECALLPARAMS const lpCallParams)
 {
-    int line = line_index(hdLine), idx;
+    int line = line_index(hdLine), idx, sent;
     unsigned long seq;
-    char dest[NAME_CHARS * 3], buf[512];
-    json_writer w;
+    LONG refused;
     (void)dwCountryCode;
-    (void)lpCallParams;
     if (line < 0)
         return LINEERR_INVALLINEHANDLE;
     if (!lphdCall)
         return LINEERR_INVALPOINTER;
-    if (!lpszDestAddress || !*lpszDestAddress || wcslen(lpszDestAddress) >= NAME_CHARS)
-        return LINEERR_INVALADDRESS;
-    wide_to_utf8(lpszDestAddress, dest, sizeof dest);
+    if ((refused = check_make_call(lpszDestAddress, lpCallParams)) != 0)
+        return refused;
     AcquireSRWLockExclusive(&g_state);
     if (!g_lines[line].in_service) {
         ReleaseSRWLockExclusive(&g_state);
@@ -37,22 +85,24 @@ LONG WINAPI TSPI_lineMakeCall(DRV_REQUESTID dwRequestID, HDRVLINE hdLine, HTAPIC
     wcsncpy(g_calls[idx].called_num, lpszDestAddress, NAME_CHARS - 1);
     *lphdCall = call_handle(idx);
     ReleaseSRWLockExclusive(&g_state);
-    begin_message(&w, buf, sizeof buf, "make_call");
-    jw_key(&w, "id");
-    jw_uint(&w, seq);
-    jw_key(&w, "line");
-    jw_string(&w, g_lines[line].name_utf8);
-    jw_key(&w, "destination");
-    jw_string(&w, dest);
-    if (finish_message(&w)) {
+    if ((sent = send_make_call(seq, line, lpszDestAddress)) != 0) {
         req_slot r;
         AcquireSRWLockExclusive(&g_state);
         req_take(seq, &r);
-        g_calls[idx].used = 0;
+        g_calls[idx].used = 0; /* failed synchronously: TAPI forgets the call */
         ReleaseSRWLockExclusive(&g_state);
-        return LINEERR_CALLUNAVAIL;
+        return sent == SEND_FULL ? LINEERR_RESOURCEUNAVAIL : LINEERR_CALLUNAVAIL;
     }
     return (LONG)dwRequestID;
+}
+
+/* An inbound call still ringing this line. Asterisk only knows the caller's
+ * channel, and the same call may ring every phone of a ring group: hanging it
+ * up would end the call on all of them. So lineDrop refuses honestly
+ * (LINEERR_OPERATIONUNAVAIL) and lineGetCallStatus offers no DROP then. */
+int ringing_here(const call_slot *c)
+{
+    return c->origin != LINECALLORIGIN_OUTBOUND && (c->state == LINECALLSTATE_OFFERING || c->state == LINECALLSTATE_ACCEPTED);
 }
 
 /* Shared by lineDrop and lineBlindTransfer: an async request about one live call. */
@@ -71,6 +121,10 @@ static LONG call_request(int kind, DRV_REQUESTID tapi_id, HDRVCALL hdCall, const
     if (!g_calls[idx].ready || bridge_id == 0 || g_calls[idx].state == LINECALLSTATE_IDLE) {
         ReleaseSRWLockExclusive(&g_state);
         return LINEERR_INVALCALLSTATE;
+    }
+    if (kind == REQ_DROP && ringing_here(&g_calls[idx])) {
+        ReleaseSRWLockExclusive(&g_state);
+        return LINEERR_OPERATIONUNAVAIL;
     }
     if ((seq = req_add(kind, tapi_id, idx, e2e)) == 0) {
         ReleaseSRWLockExclusive(&g_state);
@@ -115,57 +169,49 @@ LONG WINAPI TSPI_lineBlindTransfer(DRV_REQUESTID dwRequestID, HDRVCALL hdCall, L
 
 LONG WINAPI TSPI_lineGenerateDigits(HDRVCALL hdCall, DWORD dwEndToEndID, DWORD dwDigitMode, LPCWSTR lpszDigits, DWORD dwDuration)
 {
-    char digits[NAME_CHARS * 3];
-    const wchar_t *p;
     (void)dwDuration;
-    if (!lpszDigits) {
-        /* A cancel request: digits already handed to Asterisk cannot be recalled. */
-        int idx;
-        AcquireSRWLockShared(&g_state);
-        idx = call_index(hdCall);
-        ReleaseSRWLockShared(&g_state);
-        return idx < 0 ? LINEERR_INVALCALLHANDLE : 0;
-    }
-    if (dwDigitMode != LINEDIGITMODE_DTMF)
+    if (lpszDigits && dwDigitMode != LINEDIGITMODE_DTMF)
         return LINEERR_INVALDIGITMODE;
-    if (!*lpszDigits || wcslen(lpszDigits) >= NAME_CHARS)
-        return LINEERR_INVALDIGITS;
-    for (p = lpszDigits; *p; p++)
-        if (!wcschr(L"0123456789*#ABCDabcd", *p))
-            return LINEERR_INVALDIGITS;
-    wide_to_utf8(lpszDigits, digits, sizeof digits);
-    return call_request(REQ_GENERATE, 0, hdCall, "generate_digits", digits, dwEndToEndID);
+    return digits_start(hdCall, dwEndToEndID, lpszDigits);
 }
 
-LONG WINAPI TSPI_lineCloseCall(HDRVCALL hdCall)
+/* Caller holds g_state. Takes the call's requests out of the table into out. */
+static int take_requests(int idx, req_slot *out)
 {
-    int idx, i, n = 0;
-    unsigned long bridge_id;
-    req_slot pending[MAX_REQS];
-    AcquireSRWLockExclusive(&g_cb); /* no event for this call can be in flight after this */
-    AcquireSRWLockExclusive(&g_state);
-    if ((idx = call_index(hdCall)) < 0) {
-        ReleaseSRWLockExclusive(&g_state);
-        ReleaseSRWLockExclusive(&g_cb);
-        return LINEERR_INVALCALLHANDLE;
-    }
+    int i, n = 0;
     for (i = 0; i < MAX_REQS; i++) {
         if (g_reqs[i].used && g_reqs[i].call == idx) {
-            pending[n++] = g_reqs[i];
+            out[n++] = g_reqs[i];
             g_reqs[i].used = 0;
         }
     }
-    ReleaseSRWLockExclusive(&g_state);
-    /* Outstanding async requests must complete before lineCloseCall returns. */
-    for (i = 0; i < n; i++)
-        if (pending[i].kind != REQ_GENERATE)
-            complete(pending[i].tapi_id, LINEERR_OPERATIONFAILED);
+    return n;
+}
+
+/* TAPI may call this from inside a callback for the same call (LINE_NEWCALL,
+ * the IDLE LINE_CALLSTATE, a failed lineMakeCall's ASYNC_COMPLETION): then the
+ * slot is freed when that callback returns. Callbacks on other threads are
+ * waited for, so none is raised for the call once this returns. */
+LONG WINAPI TSPI_lineCloseCall(HDRVCALL hdCall)
+{
+    int idx, n;
+    unsigned long bridge_id;
+    DWORD e2e = 0;
+    req_slot pending[MAX_REQS];
     AcquireSRWLockExclusive(&g_state);
-    bridge_id = g_calls[idx].bridge_id;
+    if ((idx = call_index(hdCall)) < 0) {
+        ReleaseSRWLockExclusive(&g_state);
+        return LINEERR_INVALCALLHANDLE;
+    }
     g_calls[idx].closed = 1;
-    g_calls[idx].used = 0;
+    digits_cancel_locked(idx, &e2e); /* no LINE_GENERATE: the call is gone for TAPI */
+    n = take_requests(idx, pending);
+    bridge_id = g_calls[idx].bridge_id;
+    g_calls[idx].bridge_id = 0;
+    cb_wait_others(&g_calls[idx].cb);
+    call_release_if_done(idx);
     ReleaseSRWLockExclusive(&g_state);
-    ReleaseSRWLockExclusive(&g_cb);
+    complete_all(pending, n); /* outstanding async requests complete before this returns */
     if (bridge_id)
         send_close_call(bridge_id);
     return 0;
@@ -191,6 +237,17 @@ static DWORD party_flags(const wchar_t *number, const wchar_t *name)
     return flags ? flags : LINECALLPARTYID_UNKNOWN;
 }
 
+#define FIELD(type, member) (DWORD) offsetof(type, member), (DWORD)sizeof(((type *)0)->member)
+#define TAPI_FIELDS(list) ((int)(sizeof(list) / sizeof(list[0]) / 2))
+
+/* The LINECALLINFO fields TAPI fills itself (TSPI_lineGetCallInfo): the provider leaves them alone. */
+static const DWORD callinfo_tapi_fields[] = {
+    FIELD(LINECALLINFO, hLine),         FIELD(LINECALLINFO, dwMonitorDigitModes),
+    FIELD(LINECALLINFO, dwMonitorMediaModes), FIELD(LINECALLINFO, dwNumOwners),
+    FIELD(LINECALLINFO, dwNumMonitors),
+};
+static const DWORD callstatus_tapi_fields[] = {FIELD(LINECALLSTATUS, dwCallPrivilege)};
+
 LONG WINAPI TSPI_lineGetCallInfo(HDRVCALL hdCall, LPLINECALLINFO lpCallInfo)
 {
     /* TAPI 2.x ends LINECALLINFO before the 3.0 address-type fields. */
@@ -209,7 +266,7 @@ LONG WINAPI TSPI_lineGetCallInfo(HDRVCALL hdCall, LPLINECALLINFO lpCallInfo)
         return LINEERR_INVALCALLHANDLE;
     if (lpCallInfo->dwTotalSize < fixed)
         return LINEERR_STRUCTURETOOSMALL;
-    vb_init(&vb, lpCallInfo, fixed);
+    vb_init_keep(&vb, lpCallInfo, fixed, callinfo_tapi_fields, TAPI_FIELDS(callinfo_tapi_fields));
     lpCallInfo->dwLineDeviceID = g_line_base + (DWORD)c.line;
     lpCallInfo->dwAddressID = 0;
     lpCallInfo->dwBearerMode = LINEBEARERMODE_VOICE;
@@ -250,11 +307,13 @@ LONG WINAPI TSPI_lineGetCallStatus(HDRVCALL hdCall, LPLINECALLSTATUS lpCallStatu
         return LINEERR_INVALCALLHANDLE;
     if (lpCallStatus->dwTotalSize < sizeof(LINECALLSTATUS))
         return LINEERR_STRUCTURETOOSMALL;
-    vb_init(&vb, lpCallStatus, sizeof(LINECALLSTATUS));
+    vb_init_keep(&vb, lpCallStatus, sizeof(LINECALLSTATUS), callstatus_tapi_fields, TAPI_FIELDS(callstatus_tapi_fields));
     lpCallStatus->dwCallState = c.state;
     lpCallStatus->dwCallStateMode = c.mode;
     if (live && c.state != LINECALLSTATE_IDLE && c.state != LINECALLSTATE_DISCONNECTED) {
-        lpCallStatus->dwCallFeatures = LINECALLFEATURE_DROP | LINECALLFEATURE_BLINDTRANSFER;
+        lpCallStatus->dwCallFeatures = LINECALLFEATURE_BLINDTRANSFER;
+        if (!ringing_here(&c))
+            lpCallStatus->dwCallFeatures |= LINECALLFEATURE_DROP;
         if (c.state == LINECALLSTATE_CONNECTED)
             lpCallStatus->dwCallFeatures |= LINECALLFEATURE_GENERATEDIGITS;
     }

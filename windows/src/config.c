@@ -25,7 +25,7 @@ static void reg_dword(HKEY key, const wchar_t *name, DWORD *out, DWORD lo, DWORD
 }
 
 /* HKLM\Software\tapievent\TSP: BridgeHost, BridgePort, Lines (REG_MULTI_SZ),
- * ReconnectMs, RequestTimeoutMs, LogFile. Missing or bad values keep defaults. */
+ * ReconnectMs, RequestTimeoutMs, DialPauseMs, LogFile. Missing or bad values keep defaults. */
 void load_config(void)
 {
     HKEY key = NULL;
@@ -33,6 +33,7 @@ void load_config(void)
     cfg.port = 5070;
     cfg.reconnect_ms = 2000;
     cfg.timeout_ms = 30000;
+    cfg.dial_pause_ms = 2000;
     cfg.log_file[0] = 0;
     cfg.nlines = 0;
     if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, REG_KEY, 0, KEY_READ, &key) != ERROR_SUCCESS)
@@ -41,6 +42,7 @@ void load_config(void)
     reg_dword(key, L"BridgePort", &cfg.port, 1, 65535);
     reg_dword(key, L"ReconnectMs", &cfg.reconnect_ms, 50, 600000);
     reg_dword(key, L"RequestTimeoutMs", &cfg.timeout_ms, 100, 600000);
+    reg_dword(key, L"DialPauseMs", &cfg.dial_pause_ms, 0, 60000);
     reg_string(key, L"LogFile", cfg.log_file, MAX_PATH);
     if (key) {
         wchar_t multi[MAX_LINES * NAME_CHARS + 2];

@@ -4,8 +4,9 @@
 
 /* -------------------------------------------------------------- raising events */
 
-/* Raises a line event for call idx (or the line when idx < 0). Caller holds g_cb
- * and NOT g_state. Nothing is raised for a closed line or a closed/unready call. */
+/* Raises a line event for call idx (or the line when idx < 0) holding no lock:
+ * TAPISRV may call back into the provider from inside the callback. Nothing is
+ * raised for a closed line or a closed/unready call. */
 void raise_event(int line, int idx, DWORD msg, DWORD_PTR p1, DWORD_PTR p2, DWORD_PTR p3)
 {
     LINEEVENT proc = NULL;
@@ -22,9 +23,22 @@ void raise_event(int line, int idx, DWORD msg, DWORD_PTR p1, DWORD_PTR p2, DWORD
                 htc = g_calls[idx].ht;
         }
     }
+    if (proc) {
+        cb_enter(&g_lines[line].cb);
+        if (idx >= 0)
+            cb_enter(&g_calls[idx].cb);
+    }
     ReleaseSRWLockExclusive(&g_state);
-    if (proc)
-        proc(htl, htc, msg, p1, p2, p3);
+    if (!proc)
+        return;
+    proc(htl, htc, msg, p1, p2, p3);
+    AcquireSRWLockExclusive(&g_state);
+    cb_leave(&g_lines[line].cb);
+    if (idx >= 0) {
+        cb_leave(&g_calls[idx].cb);
+        call_release_if_done(idx); /* closed from inside this very callback */
+    }
+    ReleaseSRWLockExclusive(&g_state);
 }
 
 void raise_call_state(int idx, DWORD state, DWORD mode, DWORD media)
@@ -35,6 +49,11 @@ void raise_call_state(int idx, DWORD state, DWORD mode, DWORD media)
     g_calls[idx].mode = mode;
     g_calls[idx].media = media;
     GetSystemTime(&g_calls[idx].state_time);
+    if (state == LINECALLSTATE_IDLE) {
+        /* The bridge forgets the id with IDLE; requests for the call now fail
+         * locally. Done before the event: TAPI may close the call inside it. */
+        g_calls[idx].bridge_id = 0;
+    }
     line = g_calls[idx].line;
     ReleaseSRWLockExclusive(&g_state);
     raise_event(line, idx, LINE_CALLSTATE, state, mode, media);
@@ -46,8 +65,18 @@ void complete(DRV_REQUESTID id, LONG result)
         g_complete(id, result);
 }
 
-/* Caller holds g_cb. Sets the service state of one line (or all, line < 0)
- * and raises LINE_LINEDEVSTATE on the open lines whose state changed. */
+/* ASYNC_COMPLETION with LINEERR_OPERATIONFAILED for requests taken out of the
+ * table (digit generations have no completion: their call is gone). */
+void complete_all(const req_slot *reqs, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (reqs[i].kind != REQ_GENERATE)
+            complete(reqs[i].tapi_id, LINEERR_OPERATIONFAILED);
+}
+
+/* Sets the service state of one line (or all, line < 0) and raises
+ * LINE_LINEDEVSTATE on the open lines whose state changed. */
 void set_service(int line, int in_service)
 {
     int i;
@@ -65,31 +94,18 @@ void set_service(int line, int in_service)
     }
 }
 
-/* Caller holds g_cb. Ends a request: ASYNC_COMPLETION, or LINE_GENERATE for digits. */
+/* Ends a request: ASYNC_COMPLETION, or the next step of a digit generation.
+ * A failed lineMakeCall keeps its call slot: TAPI still calls lineCloseCall. */
 void finish_request(req_slot r, LONG result)
 {
     if (r.kind == REQ_GENERATE) {
-        int line = -1;
-        AcquireSRWLockExclusive(&g_state);
-        if (g_calls[r.call].used)
-            line = g_calls[r.call].line;
-        ReleaseSRWLockExclusive(&g_state);
-        raise_event(line, r.call, LINE_GENERATE, result == 0 ? LINEGENERATETERM_DONE : LINEGENERATETERM_CANCEL, r.e2e,
-                    GetTickCount());
+        digits_on_reply(&r, result);
         return;
-    }
-    if (r.kind == REQ_MAKECALL && result != 0) {
-        /* TAPI discards a call whose lineMakeCall failed: free the slot first. */
-        AcquireSRWLockExclusive(&g_state);
-        if (g_calls[r.call].used)
-            g_calls[r.call].used = 0;
-        ReleaseSRWLockExclusive(&g_state);
     }
     complete(r.tapi_id, result);
 }
 
-
-/* Caller holds g_cb. Fails requests past their deadline (all of them when all != 0). */
+/* Fails requests past their deadline (all of them when all != 0). */
 void expire_requests(int all)
 {
     req_slot taken[MAX_REQS];
@@ -111,10 +127,27 @@ void expire_requests(int all)
 
 /* ------------------------------------------------------- bridge -> TAPI events */
 
+/* Caller holds g_state. Fills a fresh call slot from a new_call message. */
+static void fill_new_call(int idx, const json_object *m, unsigned long id, DWORD state, DWORD mode, DWORD media)
+{
+    long long origin = LINECALLORIGIN_INBOUND;
+    json_get_int(m, "origin", &origin);
+    g_calls[idx].bridge_id = id;
+    g_calls[idx].origin = (DWORD)origin;
+    g_calls[idx].reason = LINECALLREASON_DIRECT;
+    /* Already the call's state during LINE_NEWCALL, in case TAPI asks then. */
+    g_calls[idx].state = state;
+    g_calls[idx].mode = mode;
+    g_calls[idx].media = media;
+    utf8_to_wide(json_get_str(m, "caller_number"), g_calls[idx].caller_num, NAME_CHARS);
+    utf8_to_wide(json_get_str(m, "caller_name"), g_calls[idx].caller_name, NAME_CHARS);
+    utf8_to_wide(json_get_str(m, "called_number"), g_calls[idx].called_num, NAME_CHARS);
+}
+
 static void on_new_call(const json_object *m)
 {
-    long long id = 0, state = LINECALLSTATE_OFFERING, mode = 0, media = LINEMEDIAMODE_INTERACTIVEVOICE, origin = LINECALLORIGIN_UNKNOWN;
-    int line = line_by_name(json_get_str(m, "line")), idx;
+    long long id = 0, state = LINECALLSTATE_OFFERING, mode = 0, media = LINEMEDIAMODE_INTERACTIVEVOICE;
+    int line = line_by_name(json_get_str(m, "line")), idx, closed;
     HDRVCALL hd;
     HTAPICALL ht = NULL;
     LINEEVENT proc;
@@ -126,7 +159,6 @@ static void on_new_call(const json_object *m)
     json_get_int(m, "state", &state);
     json_get_int(m, "mode", &mode);
     json_get_int(m, "media_mode", &media);
-    json_get_int(m, "origin", &origin);
     AcquireSRWLockExclusive(&g_state);
     if (line < 0 || !g_lines[line].open || call_by_bridge_id((unsigned long)id) >= 0 ||
         (idx = call_alloc(line)) < 0) {
@@ -134,30 +166,36 @@ static void on_new_call(const json_object *m)
         send_close_call((unsigned long)id);
         return;
     }
-    g_calls[idx].bridge_id = (unsigned long)id;
-    g_calls[idx].origin = (DWORD)origin;
-    g_calls[idx].reason = LINECALLREASON_DIRECT;
-    utf8_to_wide(json_get_str(m, "caller_number"), g_calls[idx].caller_num, NAME_CHARS);
-    utf8_to_wide(json_get_str(m, "caller_name"), g_calls[idx].caller_name, NAME_CHARS);
-    utf8_to_wide(json_get_str(m, "called_number"), g_calls[idx].called_num, NAME_CHARS);
+    fill_new_call(idx, m, (unsigned long)id, (DWORD)state, (DWORD)mode, (DWORD)media);
     hd = call_handle(idx);
     proc = g_lines[line].proc;
     htl = g_lines[line].ht;
+    cb_enter(&g_lines[line].cb);
+    cb_enter(&g_calls[idx].cb);
     ReleaseSRWLockExclusive(&g_state);
     /* The handshake: TAPI writes its HTAPICALL through the pointer in dwParam2
-     * during the callback. A 64-bit pointer, hence DWORD_PTR all the way. */
+     * during the callback (and may close the call before it returns). A 64-bit
+     * pointer, hence DWORD_PTR all the way. */
     proc(htl, NULL, LINE_NEWCALL, (DWORD_PTR)hd, (DWORD_PTR)&ht, 0);
     AcquireSRWLockExclusive(&g_state);
-    if (ht == NULL) {
+    cb_leave(&g_lines[line].cb);
+    cb_leave(&g_calls[idx].cb);
+    closed = g_calls[idx].closed;
+    if (!closed && ht == NULL)
         g_calls[idx].used = 0; /* TAPI is backlogged: it will never know this call */
-        ReleaseSRWLockExclusive(&g_state);
+    if (!closed && ht != NULL) {
+        g_calls[idx].ht = ht;
+        g_calls[idx].ready = 1;
+    }
+    call_release_if_done(idx);
+    ReleaseSRWLockExclusive(&g_state);
+    if (closed)
+        return; /* lineCloseCall from inside LINE_NEWCALL already told the bridge */
+    if (ht == NULL) {
         tsp_log("LINE_NEWCALL refused for call %lld", id);
         send_close_call((unsigned long)id);
         return;
     }
-    g_calls[idx].ht = ht;
-    g_calls[idx].ready = 1;
-    ReleaseSRWLockExclusive(&g_state);
     raise_call_state(idx, (DWORD)state, (DWORD)mode, (DWORD)media);
 }
 
@@ -184,12 +222,6 @@ static void on_call_state(const json_object *m)
     json_get_int(m, "mode", &mode);
     json_get_int(m, "media_mode", &media);
     raise_call_state(idx, (DWORD)state, (DWORD)mode, (DWORD)media);
-    if (state == LINECALLSTATE_IDLE) {
-        /* The bridge forgets the id after IDLE; requests for the call now fail locally. */
-        AcquireSRWLockExclusive(&g_state);
-        g_calls[idx].bridge_id = 0;
-        ReleaseSRWLockExclusive(&g_state);
-    }
 }
 
 static void on_call_info(const json_object *m)
@@ -216,27 +248,35 @@ static void on_call_info(const json_object *m)
 static void on_reply(const json_object *m)
 {
     long long seq = 0, result = 0, call = 0;
+    int has_call;
     req_slot r;
     if (json_get_int(m, "id", &seq) || json_get_int(m, "result", &result))
         return;
+    has_call = !json_get_int(m, "call", &call) && call > 0 && call <= 0xFFFFFFFFLL;
     AcquireSRWLockExclusive(&g_state);
-    if (req_take((unsigned long)seq, &r)) {
+    if (req_take((unsigned long)seq, &r) || (r.kind == REQ_MAKECALL && !req_call_alive(&r))) {
         ReleaseSRWLockExclusive(&g_state);
-        return; /* already timed out */
+        if (has_call && result == 0)
+            send_close_call((unsigned long)call); /* timed out or closed meanwhile: the bridge may forget it */
+        return;
     }
     if (r.kind == REQ_MAKECALL && result == 0) {
-        if (json_get_int(m, "call", &call) || call <= 0 || call > 0xFFFFFFFFLL) {
+        if (!has_call) {
             result = (long long)(DWORD)LINEERR_OPERATIONFAILED;
         } else {
             g_calls[r.call].bridge_id = (unsigned long)call;
+            /* Asterisk has the number: the call proceeds until the first real state. */
+            if (g_calls[r.call].state == 0)
+                g_calls[r.call].state = LINECALLSTATE_PROCEEDING;
         }
     }
     ReleaseSRWLockExclusive(&g_state);
     finish_request(r, (LONG)(DWORD)result);
     if (r.kind == REQ_MAKECALL && result == 0) {
-        /* Only now may events for the call be raised (TSPI_lineMakeCall rule). */
+        /* Only now may events for the call be raised, and only now does it count
+         * as active (TSPI_lineMakeCall rule). */
         AcquireSRWLockExclusive(&g_state);
-        if (g_calls[r.call].used)
+        if (req_call_alive(&r))
             g_calls[r.call].ready = 1;
         ReleaseSRWLockExclusive(&g_state);
     }
@@ -257,7 +297,6 @@ static void on_line_state(const json_object *m)
         set_service(line, 0);
 }
 
-/* Caller holds g_cb. */
 void handle_message(const char *text, size_t len)
 {
     static json_object m;

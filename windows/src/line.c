@@ -24,30 +24,51 @@ LONG WINAPI TSPI_lineOpen(DWORD dwDeviceID, HTAPILINE htLine, LPHDRVLINE lphdLin
     return 0;
 }
 
-LONG WINAPI TSPI_lineClose(HDRVLINE hdLine)
+/* Caller holds g_state. Closes every call TAPI left open on line idx and takes
+ * all their requests; their bridge ids go to forget. Returns the request count. */
+static int close_line_calls(int idx, req_slot *pending, unsigned long *forget, int *nforget)
 {
-    int idx = line_index(hdLine), i;
-    unsigned long forget[MAX_CALLS];
-    int n = 0;
-    if (idx < 0)
-        return LINEERR_INVALLINEHANDLE;
-    AcquireSRWLockExclusive(&g_cb); /* waits for an in-flight event to this line */
-    AcquireSRWLockExclusive(&g_state);
-    g_lines[idx].open = 0;
-    g_lines[idx].proc = NULL;
+    int i, n = 0;
+    DWORD e2e;
     for (i = 0; i < MAX_CALLS; i++) {
-        if (g_calls[i].used && g_calls[i].line == idx) {
-            if (g_calls[i].bridge_id)
-                forget[n++] = g_calls[i].bridge_id;
-            g_calls[i].used = 0;
+        if (!g_calls[i].used || g_calls[i].line != idx || g_calls[i].closed)
+            continue;
+        g_calls[i].closed = 1;
+        digits_cancel_locked(i, &e2e);
+        if (g_calls[i].bridge_id)
+            forget[(*nforget)++] = g_calls[i].bridge_id;
+        g_calls[i].bridge_id = 0;
+        call_release_if_done(i);
+    }
+    for (i = 0; i < MAX_REQS; i++) {
+        if (g_reqs[i].used && g_calls[g_reqs[i].call].line == idx) {
+            pending[n++] = g_reqs[i];
+            g_reqs[i].used = 0;
         }
     }
-    for (i = 0; i < MAX_REQS; i++)
-        if (g_reqs[i].used && !g_calls[g_reqs[i].call].used)
-            g_reqs[i].used = 0; /* TAPI closed the calls first; their requests die with them */
+    return n;
+}
+
+/* Completes every request still pending on the line before returning (TSPI),
+ * and may run from inside a LINE_LINEDEVSTATE for this line (TAPISRV does):
+ * only callbacks on other threads are waited for. No call is dropped in
+ * Asterisk (no LINEDEVCAPFLAGS_CLOSEDROP): closing Outlook leaves the desk
+ * phone's call alone; the bridge just forgets the ids. */
+LONG WINAPI TSPI_lineClose(HDRVLINE hdLine)
+{
+    int idx = line_index(hdLine), i, n, nforget = 0;
+    unsigned long forget[MAX_CALLS];
+    req_slot pending[MAX_REQS];
+    if (idx < 0)
+        return LINEERR_INVALLINEHANDLE;
+    AcquireSRWLockExclusive(&g_state);
+    g_lines[idx].open = 0;
+    n = close_line_calls(idx, pending, forget, &nforget);
+    cb_wait_others(&g_lines[idx].cb);
+    g_lines[idx].proc = NULL;
     ReleaseSRWLockExclusive(&g_state);
-    ReleaseSRWLockExclusive(&g_cb);
-    for (i = 0; i < n; i++)
+    complete_all(pending, n);
+    for (i = 0; i < nforget; i++)
         send_close_call(forget[i]);
     return 0;
 }
@@ -81,7 +102,11 @@ LONG WINAPI TSPI_lineGetDevCaps(DWORD dwDeviceID, DWORD dwTSPIVersion, DWORD dwE
     lpLineDevCaps->dwBearerModes = LINEBEARERMODE_VOICE;
     lpLineDevCaps->dwMediaModes = LINEMEDIAMODE_INTERACTIVEVOICE;
     lpLineDevCaps->dwGenerateDigitModes = LINEDIGITMODE_DTMF;
-    lpLineDevCaps->dwDevCapFlags = LINEDEVCAPFLAGS_CLOSEDROP;
+    /* Third-party call control: no LINEDEVCAPFLAGS_CLOSEDROP (lineClose drops nothing). */
+    lpLineDevCaps->dwDevCapFlags = 0;
+    lpLineDevCaps->DefaultDialParams.dwDialPause = cfg.dial_pause_ms;
+    lpLineDevCaps->MinDialParams.dwDialPause = cfg.dial_pause_ms;
+    lpLineDevCaps->MaxDialParams.dwDialPause = cfg.dial_pause_ms;
     lpLineDevCaps->dwMaxNumActiveCalls = 16;
     lpLineDevCaps->dwAnswerMode = LINEANSWERMODE_NONE;
     lpLineDevCaps->dwLineStates = LINEDEVSTATE_INSERVICE | LINEDEVSTATE_OUTOFSERVICE;
@@ -156,6 +181,12 @@ LONG WINAPI TSPI_lineGetAddressStatus(HDRVLINE hdLine, DWORD dwAddressID, LPLINE
     return 0;
 }
 
+/* The LINEDEVSTATUS fields TAPI fills itself: the provider leaves them alone. */
+static const DWORD devstatus_tapi_fields[] = {
+    (DWORD)offsetof(LINEDEVSTATUS, dwNumOpens), sizeof(DWORD),
+    (DWORD)offsetof(LINEDEVSTATUS, dwOpenMediaModes), sizeof(DWORD),
+};
+
 LONG WINAPI TSPI_lineGetLineDevStatus(HDRVLINE hdLine, LPLINEDEVSTATUS lpLineDevStatus)
 {
     int idx = line_index(hdLine);
@@ -166,7 +197,7 @@ LONG WINAPI TSPI_lineGetLineDevStatus(HDRVLINE hdLine, LPLINEDEVSTATUS lpLineDev
         return LINEERR_INVALPOINTER;
     if (lpLineDevStatus->dwTotalSize < sizeof(LINEDEVSTATUS))
         return LINEERR_STRUCTURETOOSMALL;
-    vb_init(&vb, lpLineDevStatus, sizeof(LINEDEVSTATUS));
+    vb_init_keep(&vb, lpLineDevStatus, sizeof(LINEDEVSTATUS), devstatus_tapi_fields, 2);
     AcquireSRWLockShared(&g_state);
     lpLineDevStatus->dwNumActiveCalls = count_active(idx);
     lpLineDevStatus->dwLineFeatures = g_lines[idx].in_service ? LINEFEATURE_MAKECALL : 0;

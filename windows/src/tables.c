@@ -1,9 +1,9 @@
-/* The provider's state: TAPI's handle tables (lines, calls) and the table of
- * requests waiting for the bridge. Every function here expects g_state held. */
+/* The provider's state: TAPI's handle tables (lines, calls), the table of
+ * requests waiting for the bridge, and the bookkeeping of callbacks in flight.
+ * Every function here expects g_state held (cb_wait_others drops it while it waits). */
 #include "tsp.h"
 
 HINSTANCE g_module;
-SRWLOCK g_cb = SRWLOCK_INIT;
 SRWLOCK g_state = SRWLOCK_INIT;
 SRWLOCK g_send = SRWLOCK_INIT;
 
@@ -102,6 +102,7 @@ unsigned long req_add(int kind, DRV_REQUESTID tapi_id, int call, DWORD e2e)
             g_reqs[i].kind = kind;
             g_reqs[i].tapi_id = tapi_id;
             g_reqs[i].call = call;
+            g_reqs[i].gen = call >= 0 ? g_calls[call].gen : 0;
             g_reqs[i].e2e = e2e;
             g_reqs[i].deadline = GetTickCount() + cfg.timeout_ms;
             return g_seq;
@@ -125,12 +126,75 @@ int req_take(unsigned long seq, req_slot *out)
 }
 
 
+/* The call a request was made for is still that call (not closed, slot not reused). */
+int req_call_alive(const req_slot *r)
+{
+    const call_slot *c = &g_calls[r->call];
+    return c->used && !c->closed && c->gen == r->gen;
+}
+
+/* Calls TAPI knows as active: a lineMakeCall call only after its ASYNC_COMPLETION. */
 DWORD count_active(int line)
 {
     DWORD n = 0;
     int i;
     for (i = 0; i < MAX_CALLS; i++)
-        if (g_calls[i].used && !g_calls[i].closed && g_calls[i].line == line && g_calls[i].state != LINECALLSTATE_IDLE)
+        if (g_calls[i].used && !g_calls[i].closed && g_calls[i].ready && g_calls[i].line == line &&
+            g_calls[i].state != LINECALLSTATE_IDLE)
             n++;
     return n;
+}
+
+void cb_enter(cb_set *s)
+{
+    if (s->n < MAX_CB_THREADS)
+        s->tid[s->n] = GetCurrentThreadId();
+    s->n++;
+}
+
+void cb_leave(cb_set *s)
+{
+    DWORD me = GetCurrentThreadId();
+    int i, top = s->n < MAX_CB_THREADS ? s->n : MAX_CB_THREADS;
+    for (i = top - 1; i >= 0; i--) {
+        if (s->tid[i] == me) {
+            s->tid[i] = s->tid[top - 1];
+            break;
+        }
+    }
+    s->n--;
+}
+
+/* This thread is inside a callback for s: TAPISRV re-entered the provider. */
+int cb_mine(const cb_set *s)
+{
+    DWORD me = GetCurrentThreadId();
+    int i, top = s->n < MAX_CB_THREADS ? s->n : MAX_CB_THREADS;
+    for (i = 0; i < top; i++)
+        if (s->tid[i] == me)
+            return 1;
+    return 0;
+}
+
+/* Waits (g_state dropped meanwhile) until no other thread is in a callback for s. */
+void cb_wait_others(cb_set *s)
+{
+    for (;;) {
+        int mine = 0, i, top = s->n < MAX_CB_THREADS ? s->n : MAX_CB_THREADS;
+        DWORD me = GetCurrentThreadId();
+        for (i = 0; i < top; i++)
+            mine += s->tid[i] == me;
+        if (s->n <= mine)
+            return;
+        ReleaseSRWLockExclusive(&g_state);
+        Sleep(1);
+        AcquireSRWLockExclusive(&g_state);
+    }
+}
+
+/* A closed call's slot is reused only once no callback for it is in flight. */
+void call_release_if_done(int idx)
+{
+    if (g_calls[idx].used && g_calls[idx].closed && g_calls[idx].cb.n == 0)
+        g_calls[idx].used = 0;
 }

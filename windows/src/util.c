@@ -67,11 +67,26 @@ DWORD str_format_unicode_bytes(const wchar_t *s)
 
 void vb_init(var_builder *vb, void *structure, DWORD fixed)
 {
+    vb_init_keep(vb, structure, fixed, NULL, 0);
+}
+
+/* As vb_init, but the byte ranges keep[2k]..keep[2k]+keep[2k+1] are left as
+ * they are: TAPI owns those fields (it fills them before or after the call)
+ * and a provider must not write them. */
+void vb_init_keep(var_builder *vb, void *structure, DWORD fixed, const DWORD *keep, int nkeep)
+{
+    DWORD at;
     vb->base = structure;
     vb->total = *(DWORD *)structure;
     vb->used = fixed;
     vb->needed = fixed;
-    memset(vb->base + sizeof(DWORD), 0, fixed - sizeof(DWORD));
+    for (at = sizeof(DWORD); at < fixed; at++) {
+        int k, kept = 0;
+        for (k = 0; k < nkeep && !kept; k++)
+            kept = at >= keep[2 * k] && at < keep[2 * k] + keep[2 * k + 1];
+        if (!kept)
+            vb->base[at] = 0;
+    }
 }
 
 void vb_bytes(var_builder *vb, DWORD *size_field, DWORD *offset_field, const void *data, DWORD len)
