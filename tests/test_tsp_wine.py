@@ -231,7 +231,8 @@ def test_version_negotiation_and_capabilities(
 
 
 # The TSPI surface issue 7 asks for, plus what TAPISRV needs to list and add the
-# provider (TSPI_lineGetNumAddressIDs, TUISPI_providerInstall/Remove).
+# provider (TSPI_lineGetNumAddressIDs, TUISPI_providerInstall/Remove) and what
+# Phone and Modem looks for (TSPI_providerInstall/Remove/Config, issue 12).
 TSPI_SURFACE = {
     "TSPI_lineNegotiateTSPIVersion",
     "TSPI_providerInit",
@@ -241,6 +242,9 @@ TSPI_SURFACE = {
     "TUISPI_providerConfig",
     "TUISPI_providerInstall",
     "TUISPI_providerRemove",
+    "TSPI_providerInstall",
+    "TSPI_providerRemove",
+    "TSPI_providerConfig",
     "TSPI_lineOpen",
     "TSPI_lineClose",
     "TSPI_lineGetDevCaps",

@@ -109,7 +109,7 @@ def dll_under_test(build: Path) -> Path:
     return Path(os.environ.get("TAPIEVENT_TSP_DLL") or build / "tapievent.tsp")
 
 
-def _windows_path(path: Path) -> str:
+def windows_path(path: Path) -> str:
     return "Z:" + str(path).replace("/", "\\")
 
 
@@ -197,7 +197,7 @@ class Harness:
                 "wine",
                 str(build / "tsp_harness.exe"),
                 *registry,
-                _windows_path(dll_under_test(build)),
+                windows_path(dll_under_test(build)),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -16,7 +16,7 @@
  *            waitservice L 0|1 MS | addrcaps L | devcaps L SIZE | getid L
  *            makecall L DEST | drop C | transfer C DEST | digits C DIGITS
  *            callinfo C | callstatus C | closecall C | refuse 0|1 | sleep MS
- *            reenter off|newcall|idle|devstate | flood L N DEST
+ *            reenter off|newcall|idle|devstate | flood L N DEST | install | remove
  *            shutdown | quit          (L = line index, C = harness call number)
  *
  * Like TAPISRV it calls back into the provider from inside the provider's own
@@ -69,6 +69,7 @@ typedef LONG(WINAPI *fn_callstatus)(HDRVCALL, LPLINECALLSTATUS);
 typedef LONG(WINAPI *fn_calladdrid)(HDRVCALL, LPDWORD);
 typedef LONG(WINAPI *fn_transfer)(DRV_REQUESTID, HDRVCALL, LPCWSTR, DWORD);
 typedef LONG(WINAPI *fn_digits)(HDRVCALL, DWORD, DWORD, LPCWSTR, DWORD);
+typedef LONG(WINAPI *fn_setup)(HWND, DWORD);
 
 static struct {
     fn_negotiate negotiate;
@@ -93,6 +94,8 @@ static struct {
     fn_calladdrid calladdrid;
     fn_transfer transfer;
     fn_digits digits;
+    fn_setup install;
+    fn_setup remove;
 } tsp;
 
 typedef struct hcall {
@@ -310,6 +313,8 @@ static void load(const char *path)
     GET(calladdrid, "TSPI_lineGetCallAddressID");
     GET(transfer, "TSPI_lineBlindTransfer");
     GET(digits, "TSPI_lineGenerateDigits");
+    GET(install, "TSPI_providerInstall");
+    GET(remove, "TSPI_providerRemove");
     need(dll, "TUISPI_providerConfig");
 #undef GET
 }
@@ -649,6 +654,9 @@ static void run(void)
             do_makecall(line_arg(a1), a2, a3, strtok_s(NULL, " ", &ctx));
         } else if (strcmp(cmd, "flood") == 0 && line_arg(a1) >= 0 && a2 && a3) {
             do_flood(line_arg(a1), atoi(a2), a3);
+        } else if (strcmp(cmd, "install") == 0 || strcmp(cmd, "remove") == 0) {
+            LONG rc = cmd[0] == 'i' ? tsp.install(NULL, PROVIDER_ID) : tsp.remove(NULL, PROVIDER_ID);
+            out("{\"cmd\":\"%s\",\"result\":%lu}", cmd, (unsigned long)(DWORD)rc);
         } else if (strcmp(cmd, "reenter") == 0 && a1) {
             g_reenter = strcmp(a1, "newcall") == 0 ? 1 : strcmp(a1, "idle") == 0 ? 2 : strcmp(a1, "devstate") == 0 ? 3 : 0;
             out("{\"cmd\":\"reenter\",\"result\":0}");

@@ -25,7 +25,8 @@
  * tables.c (state, handle tables, callback bookkeeping), config.c (registry),
  * bridge_io.c (the link, its send queue and the reader thread), events.c
  * (bridge messages -> TAPI callbacks), digits.c (DTMF generation: pauses,
- * cancel), provider.c, line.c and call.c (the exported TSPI functions).
+ * cancel), provider.c, line.c and call.c (the exported TSPI functions), setup.c
+ * (Phone and Modem: install, remove, configure; tapievent.rc its version resource).
  */
 #ifndef TAPIEVENT_TSP_H
 #define TAPIEVENT_TSP_H
