@@ -313,8 +313,9 @@ static void load(const char *path)
     GET(calladdrid, "TSPI_lineGetCallAddressID");
     GET(transfer, "TSPI_lineBlindTransfer");
     GET(digits, "TSPI_lineGenerateDigits");
-    GET(install, "TSPI_providerInstall");
-    GET(remove, "TSPI_providerRemove");
+    /* Optional, as for TAPISRV: only Phone and Modem looks for them. */
+    tsp.install = (fn_setup)(void *)GetProcAddress(dll, "TSPI_providerInstall");
+    tsp.remove = (fn_setup)(void *)GetProcAddress(dll, "TSPI_providerRemove");
     need(dll, "TUISPI_providerConfig");
 #undef GET
 }
@@ -655,7 +656,8 @@ static void run(void)
         } else if (strcmp(cmd, "flood") == 0 && line_arg(a1) >= 0 && a2 && a3) {
             do_flood(line_arg(a1), atoi(a2), a3);
         } else if (strcmp(cmd, "install") == 0 || strcmp(cmd, "remove") == 0) {
-            LONG rc = cmd[0] == 'i' ? tsp.install(NULL, PROVIDER_ID) : tsp.remove(NULL, PROVIDER_ID);
+            fn_setup fn = cmd[0] == 'i' ? tsp.install : tsp.remove;
+            LONG rc = fn ? fn(NULL, PROVIDER_ID) : (LONG)LINEERR_OPERATIONUNAVAIL;
             out("{\"cmd\":\"%s\",\"result\":%lu}", cmd, (unsigned long)(DWORD)rc);
         } else if (strcmp(cmd, "reenter") == 0 && a1) {
             g_reenter = strcmp(a1, "newcall") == 0 ? 1 : strcmp(a1, "idle") == 0 ? 2 : strcmp(a1, "devstate") == 0 ? 3 : 0;
