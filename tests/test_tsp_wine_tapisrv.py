@@ -348,3 +348,11 @@ def test_inbound_calls_report_inbound_and_a_ringing_leg_cannot_hang_up_the_calle
     assert dropped["result"] == LINEERR_OPERATIONUNAVAIL  # refused honestly, synchronously
     assert harness.cmd("sleep 200")["result"] == 0
     assert stack.actions("Hangup") == []
+
+
+def test_a_call_announced_without_an_origin_is_inbound(
+    raw: Callable[..., tuple[RawBridge, Harness]],
+) -> None:
+    bridge, harness = raw()
+    call = inbound_call(bridge, harness)  # the new_call carries no "origin"
+    assert harness.cmd(f"callinfo {call}")["origin"] == LINECALLORIGIN_INBOUND
