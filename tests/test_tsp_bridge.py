@@ -222,7 +222,7 @@ def test_inbound_call_becomes_new_call_then_states_without_repeats() -> None:
         "state": 0x2,
         "mode": 0x1,
         "media_mode": 0x4,
-        "origin": 0x10,
+        "origin": 0x80,  # LINECALLORIGIN_INBOUND: never UNKNOWN for an offered call
         "caller_number": "5550100",
         "caller_name": "Alice",
     }

@@ -66,74 +66,94 @@ def parse_config(
     ``TAPIEVENT_SECRET``). The listen address must be a loopback address
     unless ``allow_remote = yes``: the shim protocol has no authentication.
     """
-    env = os.environ if environ is None else environ
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";",))
     try:
         parser.read_string(text, source=source)
     except configparser.Error as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    ini = _Ini(parser, source)
+    auth = ini.get("ami", "auth", "md5")
+    if auth not in ("md5", "plain"):
+        raise ConfigError(f"{source}: [ami] auth must be md5 or plain, not {auth!r}")
+    lines = tuple(part.strip() for part in ini.get("bridge", "lines").split(",") if part.strip())
+    if not lines:
+        raise ConfigError(f"{source}: [bridge] lines names no line")
+    return BridgeConfig(
+        ami_host=ini.get("ami", "host", "127.0.0.1"),
+        ami_port=ini.get_int("ami", "port", 5038, 1, 65535),
+        username=ini.get("ami", "username"),
+        secret=_secret(ini, os.environ if environ is None else environ),
+        auth=auth,
+        lines=lines,
+        listen_host=_listen(ini),
+        listen_port=ini.get_int("bridge", "port", 5070, 0, 65535),
+        dial=_dial(ini),
+    )
 
-    def get(section: str, key: str, default: str | None = None) -> str:
-        value = parser.get(section, key, fallback=default)
+
+@attrs.frozen(slots=True)
+class _Ini:
+    """The parsed file and its name, so every error says where it is."""
+
+    parser: configparser.ConfigParser
+    source: str
+
+    def get(self, section: str, key: str, default: str | None = None) -> str:
+        value = self.parser.get(section, key, fallback=default)
         if value is None or not value.strip():
-            raise ConfigError(f"{source}: [{section}] {key} is required")
+            raise ConfigError(f"{self.source}: [{section}] {key} is required")
         return value.strip()
 
-    def get_int(section: str, key: str, default: int, low: int, high: int) -> int:
-        raw = get(section, key, str(default))
+    def optional(self, section: str, key: str) -> str | None:
+        return self.parser.get(section, key, fallback="").strip() or None
+
+    def get_int(self, section: str, key: str, default: int, low: int, high: int) -> int:
+        raw = self.get(section, key, str(default))
         try:
             value = int(raw)
         except ValueError:
             raise ConfigError(
-                f"{source}: [{section}] {key} must be a number, not {raw!r}"
+                f"{self.source}: [{section}] {key} must be a number, not {raw!r}"
             ) from None
         if not low <= value <= high:
-            raise ConfigError(f"{source}: [{section}] {key} must be between {low} and {high}")
+            raise ConfigError(f"{self.source}: [{section}] {key} must be between {low} and {high}")
         return value
 
-    if parser.has_option("ami", "secret"):
-        secret = get("ami", "secret")
-    else:
-        variable = get("ami", "secret_env", "TAPIEVENT_SECRET")
-        if not env.get(variable):
-            raise ConfigError(f"{source}: no [ami] secret and ${variable} is not set")
-        secret = env[variable]
-    auth = get("ami", "auth", "md5")
-    if auth not in ("md5", "plain"):
-        raise ConfigError(f"{source}: [ami] auth must be md5 or plain, not {auth!r}")
-    lines = tuple(part.strip() for part in get("bridge", "lines").split(",") if part.strip())
-    if not lines:
-        raise ConfigError(f"{source}: [bridge] lines names no line")
-    listen = get("bridge", "listen", "127.0.0.1")
+
+def _secret(ini: _Ini, env: Mapping[str, str]) -> str:
+    if ini.parser.has_option("ami", "secret"):
+        return ini.get("ami", "secret")
+    variable = ini.get("ami", "secret_env", "TAPIEVENT_SECRET")
+    if not env.get(variable):
+        raise ConfigError(f"{ini.source}: no [ami] secret and ${variable} is not set")
+    return env[variable]
+
+
+def _listen(ini: _Ini) -> str:
+    """The listen address; a non-loopback one only with ``allow_remote = yes``."""
+    listen = ini.get("bridge", "listen", "127.0.0.1")
     try:
-        allow_remote = parser.getboolean("bridge", "allow_remote", fallback=False)
+        allow_remote = ini.parser.getboolean("bridge", "allow_remote", fallback=False)
     except ValueError:
-        raise ConfigError(f"{source}: [bridge] allow_remote must be yes or no") from None
+        raise ConfigError(f"{ini.source}: [bridge] allow_remote must be yes or no") from None
     try:
         loopback = ipaddress.ip_address(listen).is_loopback
     except ValueError:
         loopback = listen == "localhost"
     if not loopback and not allow_remote:
         raise ConfigError(
-            f"{source}: [bridge] listen={listen} is not a loopback address; the TSP protocol has "
-            "no authentication, set allow_remote = yes only behind a firewall"
+            f"{ini.source}: [bridge] listen={listen} is not a loopback address; the TSP protocol "
+            "has no authentication, set allow_remote = yes only behind a firewall"
         )
-    timeout = parser.get("dial", "timeout_ms", fallback="").strip()
-    dial = DialPlan(
-        context=get("dial", "context", "from-internal"),
-        channel=get("dial", "channel", "{line}"),
-        caller_id=parser.get("dial", "caller_id", fallback="").strip() or None,
-        transfer_context=parser.get("dial", "transfer_context", fallback="").strip() or None,
-        timeout_ms=get_int("dial", "timeout_ms", 30000, 1000, 600000) if timeout else None,
-    )
-    return BridgeConfig(
-        ami_host=get("ami", "host", "127.0.0.1"),
-        ami_port=get_int("ami", "port", 5038, 1, 65535),
-        username=get("ami", "username"),
-        secret=secret,
-        auth=auth,
-        lines=lines,
-        listen_host=listen,
-        listen_port=get_int("bridge", "port", 5070, 0, 65535),
-        dial=dial,
+    return listen
+
+
+def _dial(ini: _Ini) -> DialPlan:
+    timed = ini.optional("dial", "timeout_ms") is not None
+    return DialPlan(
+        context=ini.get("dial", "context", "from-internal"),
+        channel=ini.get("dial", "channel", "{line}"),
+        caller_id=ini.optional("dial", "caller_id"),
+        transfer_context=ini.optional("dial", "transfer_context"),
+        timeout_ms=ini.get_int("dial", "timeout_ms", 30000, 1000, 600000) if timed else None,
     )

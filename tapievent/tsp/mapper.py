@@ -33,18 +33,41 @@ from ..model import (
     CallInfo,
     CallState,
     LineCallInfoState,
+    LineCallOrigin,
     LineCallState,
     LineDevState,
+    LineMediaMode,
+    LineOfferingMode,
     NewCall,
     OutputEvent,
 )
 from ..tracker import CallHandle, TrackedCall
 from .protocol import message
 
-__all__ = ["LINEMEDIAMODE_INTERACTIVEVOICE", "LINEOFFERINGMODE_ACTIVE", "ShimCall", "ShimSession"]
+__all__ = ["ShimCall", "ShimSession", "offered_origin"]
 
-LINEMEDIAMODE_INTERACTIVEVOICE = 0x4
-LINEOFFERINGMODE_ACTIVE = 0x1
+_VOICE = int(LineMediaMode.INTERACTIVEVOICE)
+_OFFERING_ACTIVE = int(LineOfferingMode.ACTIVE)
+_KEPT_ORIGINS = (LineCallOrigin.INTERNAL, LineCallOrigin.EXTERNAL, LineCallOrigin.INBOUND)
+
+
+def offered_origin(origin: LineCallOrigin) -> int:
+    """The LINECALLORIGIN a call offered to a line reports (LINECALLINFO dwOrigin).
+
+    Screen-pop tools filter on INBOUND / INTERNAL / EXTERNAL, so UNKNOWN is
+    never sent for a ``NewCall``: the tracker announces a call on a line only
+    when something rings it, which makes it inbound there. A call this
+    application originated (OUTBOUND) that rings another served line came from
+    a station of this PBX, so it is INTERNAL on that line. Whether any other
+    inbound call is internal or external the dialplan does not say, hence
+    INBOUND, which TAPI defines as exactly that.
+    """
+    if origin in _KEPT_ORIGINS:
+        return int(origin)
+    if origin == LineCallOrigin.OUTBOUND:
+        return int(LineCallOrigin.INTERNAL)
+    return int(LineCallOrigin.INBOUND)
+
 
 ActionIdOf = Callable[[str], "str | None"]
 
@@ -135,7 +158,8 @@ class ShimSession:
                 return []
             return [message("line_state", line=event.line, state=int(event.state))]
         if isinstance(event, NewCall):
-            return self._new_call(event.line, event.call_key, event.caller_id, int(event.origin))
+            origin = offered_origin(event.origin)
+            return self._new_call(event.line, event.call_key, event.caller_id, origin)
         if isinstance(event, (CallState, CallInfo)):
             if event.line not in self.lines:
                 return []
@@ -160,9 +184,11 @@ class ShimSession:
             for line, state in zip(tracked.lines, tracked.states, strict=True):
                 if state == LineCallState.IDLE:
                     continue
-                out += self._new_call(
-                    line, tracked.call_key, tracked.caller_id, int(tracked.origin), state
-                )
+                # A call this bridge originated keeps OUTBOUND (its own line is
+                # announced too); anything else is offered, as for a NewCall.
+                origin = tracked.origin
+                kept = int(origin) if origin == LineCallOrigin.OUTBOUND else offered_origin(origin)
+                out += self._new_call(line, tracked.call_key, tracked.caller_id, kept, state)
         return out
 
     def bind_outbound(
@@ -209,7 +235,7 @@ class ShimSession:
         call_id = self._allocate(line, key)
         self._map_key(call_id, line, key)
         if state is None or state == LineCallState.OFFERING:
-            state_value, mode = int(LineCallState.OFFERING), LINEOFFERINGMODE_ACTIVE
+            state_value, mode = int(LineCallState.OFFERING), _OFFERING_ACTIVE
         else:
             state_value, mode = int(state), 0
         self._calls[call_id].state = (state_value, mode)
@@ -220,7 +246,7 @@ class ShimSession:
                 line=line,
                 state=state_value,
                 mode=mode,
-                media_mode=LINEMEDIAMODE_INTERACTIVEVOICE,
+                media_mode=_VOICE,
                 origin=origin,
                 **_caller_fields("caller", caller),
             )
@@ -239,7 +265,7 @@ class ShimSession:
                     call=call_id,
                     state=int(event.state),
                     mode=int(event.mode),
-                    media_mode=LINEMEDIAMODE_INTERACTIVEVOICE,
+                    media_mode=_VOICE,
                 )
             ]
             if event.state == LineCallState.IDLE:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import attrs
 
 from .._errors import LocalProtocolError, RemoteProtocolError
+from ..model import LineError
 
 __all__ = [
     "LINEERR_CALLUNAVAIL",
@@ -50,14 +51,15 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 
-# LINEERR_* results a reply carries (tapi.h numbers, as unsigned 32-bit values).
-LINEERR_CALLUNAVAIL = 0x80000005
-LINEERR_INVALADDRESS = 0x80000010
-LINEERR_INVALCALLHANDLE = 0x80000018
-LINEERR_INVALCALLSTATE = 0x8000001C
-LINEERR_INVALLINEHANDLE = 0x8000002B
-LINEERR_OPERATIONFAILED = 0x80000048
-LINEERR_OPERATIONUNAVAIL = 0x80000049
+# The LINEERR_* results a reply carries, under the names the bridge uses: the
+# numbers live once, in tapievent.model.LineError (unsigned 32-bit, as tapi.h).
+LINEERR_CALLUNAVAIL = LineError.CALLUNAVAIL
+LINEERR_INVALADDRESS = LineError.INVALADDRESS
+LINEERR_INVALCALLHANDLE = LineError.INVALCALLHANDLE
+LINEERR_INVALCALLSTATE = LineError.INVALCALLSTATE
+LINEERR_INVALLINEHANDLE = LineError.INVALLINEHANDLE
+LINEERR_OPERATIONFAILED = LineError.OPERATIONFAILED
+LINEERR_OPERATIONUNAVAIL = LineError.OPERATIONUNAVAIL
 
 _HEADER = struct.Struct("<I")
 _UINT32_MAX = 0xFFFFFFFF

@@ -16,7 +16,19 @@
  *            waitservice L 0|1 MS | addrcaps L | devcaps L SIZE | getid L
  *            makecall L DEST | drop C | transfer C DEST | digits C DIGITS
  *            callinfo C | callstatus C | closecall C | refuse 0|1 | sleep MS
+ *            reenter off|newcall|idle|devstate | flood L N DEST | install | remove
  *            shutdown | quit          (L = line index, C = harness call number)
+ *
+ * Like TAPISRV it calls back into the provider from inside the provider's own
+ * callbacks (SIPTAPI's doc/tapi-debugging.txt shows LINE_NEWCALL -> CreatetCall
+ * -> DestroytCall -> TSPI_lineCloseCall on the provider's thread): "reenter"
+ * picks where (lineCloseCall inside LINE_NEWCALL or the IDLE LINE_CALLSTATE,
+ * lineClose inside LINE_LINEDEVSTATE), and a failed asynchronous lineMakeCall is
+ * always closed from inside its ASYNC_COMPLETION, as TAPISRV closes it. The
+ * getters prefill the fields TAPI owns and report whether they survived.
+ * makecall's DEST "-" is NULL; "makecall L DEST MEDIA ADDRID" passes LINECALLPARAMS;
+ * "digits C -" passes NULL (cancel). flood makes and closes N calls quietly and
+ * reports the slowest lineMakeCall (a TAPISRV thread must never wait for the bridge).
  */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
@@ -57,6 +69,7 @@ typedef LONG(WINAPI *fn_callstatus)(HDRVCALL, LPLINECALLSTATUS);
 typedef LONG(WINAPI *fn_calladdrid)(HDRVCALL, LPDWORD);
 typedef LONG(WINAPI *fn_transfer)(DRV_REQUESTID, HDRVCALL, LPCWSTR, DWORD);
 typedef LONG(WINAPI *fn_digits)(HDRVCALL, DWORD, DWORD, LPCWSTR, DWORD);
+typedef LONG(WINAPI *fn_setup)(HWND, DWORD);
 
 static struct {
     fn_negotiate negotiate;
@@ -81,6 +94,8 @@ static struct {
     fn_calladdrid calladdrid;
     fn_transfer transfer;
     fn_digits digits;
+    fn_setup install;
+    fn_setup remove;
 } tsp;
 
 typedef struct hcall {
@@ -107,7 +122,10 @@ static DWORD g_version;
 static DRV_REQUESTID g_next_req = 1;
 static int g_completed[MAX_REQS];
 static int g_refuse;
-static volatile LONG g_in_callback;
+static int g_reenter; /* 0 off, 1 newcall, 2 idle, 3 devstate */
+static int g_quiet;   /* flood: completions are not printed */
+static __thread int t_depth;       /* callbacks in progress on this thread */
+static __thread int t_reentering;  /* this thread called the provider from inside a callback */
 
 static void out(const char *fmt, ...)
 {
@@ -124,6 +142,26 @@ static void out(const char *fmt, ...)
 static void violation(const char *what, int call)
 {
     out("{\"ev\":\"violation\",\"what\":\"%s\",\"call\":%d}", what, call);
+}
+
+/* A callback nested in another on the same thread is fine only when we re-entered the provider. */
+static void callback_enter(int k)
+{
+    if (t_depth++ > 0 && !t_reentering)
+        violation("re-entrant callback", k);
+}
+
+static LONG reenter_closecall(int k)
+{
+    LONG rc;
+    t_reentering++;
+    rc = tsp.closecall(g_calls[k].hd);
+    t_reentering--;
+    EnterCriticalSection(&g_tab);
+    g_calls[k].closed = 1;
+    LeaveCriticalSection(&g_tab);
+    out("{\"ev\":\"reentered\",\"what\":\"closecall\",\"call\":%d,\"result\":%lu}", k, (unsigned long)(DWORD)rc);
+    return rc;
 }
 
 static int call_of(HTAPICALL ht)
@@ -151,9 +189,8 @@ static int new_call(int line)
 static void CALLBACK line_event(HTAPILINE htLine, HTAPICALL htCall, DWORD dwMsg, DWORD_PTR p1, DWORD_PTR p2, DWORD_PTR p3)
 {
     int line = (int)((DWORD_PTR)htLine - 0x1000);
-    int k = call_of(htCall);
-    if (InterlockedIncrement(&g_in_callback) != 1)
-        violation("re-entrant callback", k);
+    int k = call_of(htCall), closed_idle = 0;
+    callback_enter(k);
     if (dwMsg == LINE_NEWCALL) {
         /* The handshake: p1 is the TSP's HDRVCALL, p2 points at our HTAPICALL. */
         HTAPICALL *slot = (HTAPICALL *)p2;
@@ -170,6 +207,8 @@ static void CALLBACK line_event(HTAPILINE htLine, HTAPICALL htCall, DWORD dwMsg,
             "\"htCall\":\"%p\"}",
             (unsigned long)dwMsg, line, n, (unsigned long long)p1, (unsigned long long)p2, (unsigned long long)p3,
             (void *)*slot);
+        if (n >= 0 && g_reenter == 1)
+            reenter_closecall(n); /* TAPISRV: CreatetCall failed -> DestroytCall */
     } else {
         if (k >= 0) {
             EnterCriticalSection(&g_tab);
@@ -179,23 +218,36 @@ static void CALLBACK line_event(HTAPILINE htLine, HTAPICALL htCall, DWORD dwMsg,
                 violation("event after lineCloseCall", k);
             if (g_calls[k].idle && dwMsg == LINE_CALLINFO)
                 violation("LINE_CALLINFO after IDLE", k);
-            if (dwMsg == LINE_CALLSTATE && p1 == LINECALLSTATE_IDLE)
+            if (dwMsg == LINE_CALLSTATE && p1 == LINECALLSTATE_IDLE) {
                 g_calls[k].idle = 1;
+                closed_idle = g_reenter == 2 && !g_calls[k].closed;
+            }
             LeaveCriticalSection(&g_tab);
         } else if (htCall != NULL) {
             violation("event for an unknown htCall", -1);
         }
         out("{\"ev\":\"LINEEVENT\",\"msg\":%lu,\"line\":%d,\"call\":%d,\"p1\":%llu,\"p2\":%llu,\"p3\":%llu}",
             (unsigned long)dwMsg, line, k, (unsigned long long)p1, (unsigned long long)p2, (unsigned long long)p3);
+        if (closed_idle)
+            reenter_closecall(k); /* the application closes its call on IDLE */
+        if (dwMsg == LINE_LINEDEVSTATE && g_reenter == 3 && line >= 0 && line < 32 && g_lines[line].open) {
+            LONG rc;
+            t_reentering++;
+            rc = tsp.close(g_lines[line].hd);
+            t_reentering--;
+            g_lines[line].open = 0;
+            out("{\"ev\":\"reentered\",\"what\":\"lineclose\",\"line\":%d,\"result\":%lu}", line,
+                (unsigned long)(DWORD)rc);
+        }
     }
-    InterlockedDecrement(&g_in_callback);
+    t_depth--;
 }
 
 static void CALLBACK async_completion(DRV_REQUESTID id, LONG result)
 {
     int k, call = -1;
-    if (InterlockedIncrement(&g_in_callback) != 1)
-        violation("re-entrant callback", -1);
+    LONG closed = -1;
+    callback_enter(-1);
     EnterCriticalSection(&g_tab);
     if (id < MAX_REQS && g_completed[id]++)
         violation("second ASYNC_COMPLETION", -1);
@@ -203,14 +255,22 @@ static void CALLBACK async_completion(DRV_REQUESTID id, LONG result)
         if (g_calls[k].used && g_calls[k].makecall_req == id) {
             g_calls[k].makecall_req = 0;
             call = k;
-            if (result != 0)
-                g_calls[k].used = 0; /* a failed lineMakeCall leaves no call */
         }
     }
     LeaveCriticalSection(&g_tab);
-    out("{\"ev\":\"ASYNC_COMPLETION\",\"request\":%lu,\"result\":%lu,\"call\":%d}", (unsigned long)id,
-        (unsigned long)(DWORD)result, call);
-    InterlockedDecrement(&g_in_callback);
+    if (call >= 0 && result != 0) {
+        /* TAPISRV closes the call of a failed lineMakeCall: the provider must still know it. */
+        t_reentering++;
+        closed = tsp.closecall(g_calls[call].hd);
+        t_reentering--;
+        EnterCriticalSection(&g_tab);
+        g_calls[call].closed = 1;
+        LeaveCriticalSection(&g_tab);
+    }
+    if (!g_quiet)
+        out("{\"ev\":\"ASYNC_COMPLETION\",\"request\":%lu,\"result\":%lu,\"call\":%d,\"closecall\":%ld}",
+            (unsigned long)id, (unsigned long)(DWORD)result, call, (long)closed);
+    t_depth--;
 }
 
 static FARPROC need(HMODULE dll, const char *name)
@@ -253,6 +313,9 @@ static void load(const char *path)
     GET(calladdrid, "TSPI_lineGetCallAddressID");
     GET(transfer, "TSPI_lineBlindTransfer");
     GET(digits, "TSPI_lineGenerateDigits");
+    /* Optional, as for TAPISRV: only Phone and Modem looks for them. */
+    tsp.install = (fn_setup)(void *)GetProcAddress(dll, "TSPI_providerInstall");
+    tsp.remove = (fn_setup)(void *)GetProcAddress(dll, "TSPI_providerRemove");
     need(dll, "TUISPI_providerConfig");
 #undef GET
 }
@@ -389,10 +452,11 @@ static void do_devcaps(int l, DWORD size)
     if (rc == 0 && caps->dwLineNameSize)
         wstr_json(name, sizeof name, caps, caps->dwLineNameSize, caps->dwLineNameOffset);
     out("{\"cmd\":\"devcaps\",\"result\":%lu,\"needed\":%lu,\"used\":%lu,\"name\":%s,\"permanent_id\":%lu,"
-        "\"string_format\":%lu,\"line_features\":%lu,\"max_calls\":%lu}",
+        "\"string_format\":%lu,\"line_features\":%lu,\"max_calls\":%lu,\"dev_cap_flags\":%lu,\"dial_pause\":%lu}",
         (unsigned long)(DWORD)rc, rc ? 0UL : (unsigned long)caps->dwNeededSize, rc ? 0UL : (unsigned long)caps->dwUsedSize,
         name, rc ? 0UL : (unsigned long)caps->dwPermanentLineID, rc ? 0UL : (unsigned long)caps->dwStringFormat,
-        rc ? 0UL : (unsigned long)caps->dwLineFeatures, rc ? 0UL : (unsigned long)caps->dwMaxNumActiveCalls);
+        rc ? 0UL : (unsigned long)caps->dwLineFeatures, rc ? 0UL : (unsigned long)caps->dwMaxNumActiveCalls,
+        rc ? 0UL : (unsigned long)caps->dwDevCapFlags, rc ? 0UL : (unsigned long)caps->DefaultDialParams.dwDialPause);
     free(buf);
 }
 
@@ -405,12 +469,15 @@ static void do_status(const char *cmd, int l)
     memset(&as, 0, sizeof as);
     st.dwTotalSize = sizeof st;
     as.dwTotalSize = sizeof as;
+    st.dwNumOpens = 2; /* TAPI's own fields: the provider must leave them */
+    st.dwOpenMediaModes = LINEMEDIAMODE_INTERACTIVEVOICE;
     rc = tsp.devstatus(g_lines[l].hd, &st);
     rc2 = tsp.addrstatus(g_lines[l].hd, 0, &as);
     out("{\"cmd\":\"%s\",\"result\":%lu,\"flags\":%lu,\"active\":%lu,\"line_features\":%lu,\"address_result\":%lu,"
-        "\"address_features\":%lu}",
+        "\"address_features\":%lu,\"address_active\":%lu,\"tapi_fields_kept\":%d}",
         cmd, (unsigned long)(DWORD)rc, (unsigned long)st.dwDevStatusFlags, (unsigned long)st.dwNumActiveCalls,
-        (unsigned long)st.dwLineFeatures, (unsigned long)(DWORD)rc2, (unsigned long)as.dwAddressFeatures);
+        (unsigned long)st.dwLineFeatures, (unsigned long)(DWORD)rc2, (unsigned long)as.dwAddressFeatures,
+        (unsigned long)as.dwNumActiveCalls, st.dwNumOpens == 2 && st.dwOpenMediaModes == LINEMEDIAMODE_INTERACTIVEVOICE);
 }
 
 static int in_service(int l)
@@ -430,6 +497,12 @@ static void do_callinfo(int k)
     DWORD addr = 99;
     memset(buf, 0, sizeof buf);
     ci->dwTotalSize = sizeof buf;
+    /* TAPI's own fields, prefilled as TAPISRV does: the provider must leave them */
+    ci->hLine = (HLINE)(DWORD_PTR)0x5EED5EED5EEDULL;
+    ci->dwMonitorDigitModes = LINEDIGITMODE_DTMF;
+    ci->dwMonitorMediaModes = LINEMEDIAMODE_INTERACTIVEVOICE;
+    ci->dwNumOwners = 1;
+    ci->dwNumMonitors = 2;
     rc = tsp.callinfo(g_calls[k].hd, ci);
     if (rc == 0) {
         if (ci->dwCallerIDSize)
@@ -441,9 +514,12 @@ static void do_callinfo(int k)
     }
     tsp.calladdrid(g_calls[k].hd, &addr);
     out("{\"cmd\":\"callinfo\",\"result\":%lu,\"call\":%d,\"caller_number\":%s,\"caller_name\":%s,\"called\":%s,"
-        "\"caller_flags\":%lu,\"origin\":%lu,\"line_device\":%lu,\"needed\":%lu,\"address_id\":%lu}",
+        "\"caller_flags\":%lu,\"origin\":%lu,\"line_device\":%lu,\"needed\":%lu,\"address_id\":%lu,"
+        "\"tapi_fields_kept\":%d}",
         (unsigned long)(DWORD)rc, k, num, name, called, (unsigned long)ci->dwCallerIDFlags, (unsigned long)ci->dwOrigin,
-        (unsigned long)ci->dwLineDeviceID, (unsigned long)ci->dwNeededSize, (unsigned long)addr);
+        (unsigned long)ci->dwLineDeviceID, (unsigned long)ci->dwNeededSize, (unsigned long)addr,
+        ci->hLine == (HLINE)(DWORD_PTR)0x5EED5EED5EEDULL && ci->dwMonitorDigitModes == LINEDIGITMODE_DTMF &&
+            ci->dwMonitorMediaModes == LINEMEDIAMODE_INTERACTIVEVOICE && ci->dwNumOwners == 1 && ci->dwNumMonitors == 2);
 }
 
 static void do_callstatus(int k)
@@ -452,10 +528,62 @@ static void do_callstatus(int k)
     LONG rc;
     memset(&cs, 0, sizeof cs);
     cs.dwTotalSize = sizeof cs;
+    cs.dwCallPrivilege = LINECALLPRIVILEGE_OWNER; /* TAPI's own field */
     rc = tsp.callstatus(g_calls[k].hd, &cs);
-    out("{\"cmd\":\"callstatus\",\"result\":%lu,\"call\":%d,\"state\":%lu,\"mode\":%lu,\"features\":%lu}",
+    out("{\"cmd\":\"callstatus\",\"result\":%lu,\"call\":%d,\"state\":%lu,\"mode\":%lu,\"features\":%lu,"
+        "\"tapi_fields_kept\":%d}",
         (unsigned long)(DWORD)rc, k, (unsigned long)cs.dwCallState, (unsigned long)cs.dwCallStateMode,
-        (unsigned long)cs.dwCallFeatures);
+        (unsigned long)cs.dwCallFeatures, cs.dwCallPrivilege == LINECALLPRIVILEGE_OWNER);
+}
+
+/* makecall L DEST [MEDIA ADDRID]: DEST "-" is NULL; MEDIA/ADDRID fill LINECALLPARAMS. */
+static void do_makecall(int l, const char *dest_arg, const char *media, const char *address)
+{
+    int k = new_call(l);
+    wchar_t dest[256];
+    LINECALLPARAMS params;
+    DRV_REQUESTID req = next_request();
+    LONG rc;
+    utf8_arg(dest_arg, dest, 256);
+    memset(&params, 0, sizeof params);
+    params.dwTotalSize = sizeof params;
+    params.dwBearerMode = LINEBEARERMODE_VOICE;
+    params.dwMediaMode = media ? (DWORD)strtoul(media, NULL, 0) : LINEMEDIAMODE_INTERACTIVEVOICE;
+    params.dwAddressMode = LINEADDRESSMODE_ADDRESSID;
+    params.dwAddressID = address ? (DWORD)strtoul(address, NULL, 0) : 0;
+    g_calls[k].makecall_req = req;
+    rc = tsp.makecall(req, g_lines[l].hd, (HTAPICALL)(void *)&g_calls[k], &g_calls[k].hd,
+                      strcmp(dest_arg, "-") == 0 ? NULL : dest, 0, media ? &params : NULL);
+    if (rc < 0)
+        g_calls[k].used = 0;
+    out("{\"cmd\":\"makecall\",\"result\":%lu,\"request\":%lu,\"call\":%d}", (unsigned long)(DWORD)rc,
+        (unsigned long)req, rc < 0 ? -1 : k);
+}
+
+/* Makes and closes up to n calls; stops at the first synchronous refusal. */
+static void do_flood(int l, int n, const char *dest_arg)
+{
+    wchar_t dest[256];
+    DWORD slowest = 0;
+    LONG refused = 0;
+    int i;
+    utf8_arg(dest_arg, dest, 256);
+    g_quiet = 1;
+    for (i = 0; i < n && !refused; i++) {
+        int k = new_call(l);
+        DWORD start = GetTickCount(), took;
+        LONG rc = tsp.makecall(next_request(), g_lines[l].hd, (HTAPICALL)(void *)&g_calls[k], &g_calls[k].hd, dest, 0, NULL);
+        took = GetTickCount() - start;
+        slowest = took > slowest ? took : slowest;
+        if (rc < 0)
+            refused = rc;
+        else
+            tsp.closecall(g_calls[k].hd);
+        g_calls[k].used = 0;
+    }
+    g_quiet = 0;
+    out("{\"cmd\":\"flood\",\"result\":0,\"calls\":%d,\"refused\":%lu,\"slowest_ms\":%lu}", i,
+        (unsigned long)(DWORD)refused, (unsigned long)slowest);
 }
 
 static void run(void)
@@ -524,18 +652,16 @@ static void run(void)
                 memcpy(&device, buf + vs->dwStringOffset, sizeof device);
             out("{\"cmd\":\"getid\",\"result\":%lu,\"device\":%lu}", (unsigned long)(DWORD)rc, (unsigned long)device);
         } else if (strcmp(cmd, "makecall") == 0 && line_arg(a1) >= 0 && a2) {
-            int l = line_arg(a1), k = new_call(l);
-            wchar_t dest[256];
-            DRV_REQUESTID req = next_request();
-            LONG rc;
-            utf8_arg(a2, dest, 256);
-            g_calls[k].makecall_req = req;
-            rc = tsp.makecall(req, g_lines[l].hd, (HTAPICALL)(void *)&g_calls[k], &g_calls[k].hd, dest, 0, NULL);
-            if (rc < 0) {
-                g_calls[k].used = 0;
-            }
-            out("{\"cmd\":\"makecall\",\"result\":%lu,\"request\":%lu,\"call\":%d}", (unsigned long)(DWORD)rc,
-                (unsigned long)req, rc < 0 ? -1 : k);
+            do_makecall(line_arg(a1), a2, a3, strtok_s(NULL, " ", &ctx));
+        } else if (strcmp(cmd, "flood") == 0 && line_arg(a1) >= 0 && a2 && a3) {
+            do_flood(line_arg(a1), atoi(a2), a3);
+        } else if (strcmp(cmd, "install") == 0 || strcmp(cmd, "remove") == 0) {
+            fn_setup fn = cmd[0] == 'i' ? tsp.install : tsp.remove;
+            LONG rc = fn ? fn(NULL, PROVIDER_ID) : (LONG)LINEERR_OPERATIONUNAVAIL;
+            out("{\"cmd\":\"%s\",\"result\":%lu}", cmd, (unsigned long)(DWORD)rc);
+        } else if (strcmp(cmd, "reenter") == 0 && a1) {
+            g_reenter = strcmp(a1, "newcall") == 0 ? 1 : strcmp(a1, "idle") == 0 ? 2 : strcmp(a1, "devstate") == 0 ? 3 : 0;
+            out("{\"cmd\":\"reenter\",\"result\":0}");
         } else if ((strcmp(cmd, "drop") == 0 || strcmp(cmd, "transfer") == 0) && call_arg(a1) >= 0) {
             int k = call_arg(a1);
             DRV_REQUESTID req = next_request();
@@ -551,9 +677,10 @@ static void run(void)
         } else if (strcmp(cmd, "digits") == 0 && call_arg(a1) >= 0 && a2) {
             wchar_t digits[256];
             LONG rc;
+            DWORD e2e = a3 ? (DWORD)strtoul(a3, NULL, 10) : 4242;
             utf8_arg(a2, digits, 256);
-            rc = tsp.digits(g_calls[call_arg(a1)].hd, 4242, LINEDIGITMODE_DTMF, digits, 0);
-            out("{\"cmd\":\"digits\",\"result\":%lu,\"end_to_end_id\":4242}", (unsigned long)(DWORD)rc);
+            rc = tsp.digits(g_calls[call_arg(a1)].hd, e2e, LINEDIGITMODE_DTMF, strcmp(a2, "-") == 0 ? NULL : digits, 0);
+            out("{\"cmd\":\"digits\",\"result\":%lu,\"end_to_end_id\":%lu}", (unsigned long)(DWORD)rc, (unsigned long)e2e);
         } else if (strcmp(cmd, "callinfo") == 0 && call_arg(a1) >= 0) {
             do_callinfo(call_arg(a1));
         } else if (strcmp(cmd, "callstatus") == 0 && call_arg(a1) >= 0) {
