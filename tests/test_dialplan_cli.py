@@ -36,7 +36,7 @@ def test_lint_findings_exit_1_like_a_compiler() -> None:
     result = tapievent("lint", "--asterisk", "22", str(REAL))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert len(lines) == 17
+    assert len(lines) == 27
     assert lines[0] == (
         f"{REAL}:12:50: warning: unregistered-line: no LINE_NEWCALL in these files registers "
         "line 'sip/bob', so this event reaches no line through it "

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from tapievent import grammar
 from tapievent.dialplan.conf import parse_dialplan
-from tapievent.dialplan.generate import SUPPORTED_VERSIONS, DialplanError, generate
+from tapievent.dialplan.generate import (
+    DOLLAR_VARIABLE,
+    SUPPORTED_VERSIONS,
+    DialplanError,
+    defer_expansion,
+    generate,
+)
 from tapievent.dialplan.lint import lint
 
 LINES = ["PJSIP/bob", "PJSIP/bobbett"]
@@ -61,6 +67,18 @@ def test_version_specific_choices(version: str) -> None:
     else:
         assert all("${ARG1}" in u for u in with_uid)
     quoted = [u for u in userevents if "SET CALLERID" in u]
+    guarded = [p.data for p in steps if p.app == "TryExec"]
+    if v >= (12,):
+        # 12+: the name quoted on its own, the event under TryExec (expanded
+        # there only), then the printable-ASCII fallback as a plain UserEvent.
+        event = (
+            "TAPI,TAPIEVENT: SET CALLERID ${QUOTE(${TAPI_CALLER_NAME})} "
+            "<${QUOTE(${TAPI_CALLER_NUM})}>"
+        )
+        assert guarded == [defer_expansion(f"UserEvent({event})")]
+        assert quoted == [event]
+        return
+    assert guarded == []
     assert quoted == [
         ("TAPI|TAPIEVENT: " if v < (1, 6) else "TAPI,TAPIEVENT: ")
         + ("[~${UNIQUEID}] " if (1, 4) <= v < (10,) else "")
@@ -70,6 +88,16 @@ def test_version_specific_choices(version: str) -> None:
             else "SET CALLERID ${QUOTE(${CALLERID(all)})}"
         )
     ]
+
+
+@given(st.text(alphabet="${}[]()aZ,\\", max_size=40))
+def test_defer_expansion_leaves_only_the_dollar_variable(text: str) -> None:
+    deferred = defer_expansion(text)
+    # One expansion turns each ${TAPI_DOLLAR} into '$' and nothing else runs:
+    # the deferred text holds no other reference.
+    assert deferred.replace("${" + DOLLAR_VARIABLE + "}", "$") == text
+    rest = deferred.replace("${" + DOLLAR_VARIABLE + "}", "")
+    assert "$" not in rest
 
 
 def test_options_reach_the_output() -> None:

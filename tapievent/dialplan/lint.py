@@ -26,6 +26,10 @@ missing-uniqueid         error    no ``~${UNIQUEID}`` on 1.4-1.8, whose UserEven
 unregistered-line        warning  a spec names a line no LINE_NEWCALL registers (both literal)
 duplicate-tapievent      error    two TAPIEVENT arguments in one UserEvent
 empty-body               warning  ``UserEvent(TAPI)`` with no TAPIEVENT argument
+unguarded-caller-event   error    caller data in a UserEvent on 12+ outside ``TryExec()``: a
+                                  caller id that is not UTF-8 fails it and hangs up the caller
+tryexec-expands-twice    error    caller data written straight into ``TryExec()``, which
+                                  expands its argument again (a name holding ``${...}`` runs)
 unknown-command          warning  a command tapievent does not know (reported, ignored)
 ======================== ======== ============================================================
 
@@ -36,7 +40,7 @@ Reading the file can add the findings of :mod:`tapievent.dialplan.conf`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -44,6 +48,15 @@ from .. import grammar
 from ..model import CallStateCommand, LineCallState, NewCallCommand, TapiEvent, UnknownCommand
 from ._args import Arg, iter_refs, split_args, split_first
 from ._findings import ERROR, WARNING, Finding
+from ._guard import dollar_variables, first_expansion_refs, inner_user_event
+from ._text import (
+    dial_options,
+    error_index,
+    first_nonblank,
+    parse_static,
+    source_text,
+    spec_lines,
+)
 from .conf import Dialplan, Priority, read_dialplan
 
 __all__ = ["CALLER_CONTROLLED", "CODES", "TapiUse", "lint", "lint_dialplan", "lint_paths"]
@@ -63,6 +76,8 @@ CODES: dict[str, str] = {
     "duplicate-tapievent": "two TAPIEVENT arguments in one UserEvent",
     "empty-body": "UserEvent(TAPI) without a TAPIEVENT argument",
     "unknown-command": "a command tapievent does not know",
+    "unguarded-caller-event": "caller data in a UserEvent on 12+ outside TryExec()",
+    "tryexec-expands-twice": "caller data written straight into TryExec()",
 }
 
 #: Variables and functions whose value the caller (or the far end) chooses:
@@ -100,6 +115,8 @@ class _Linter:
         self.findings: list[Finding] = []
         self.uses: list[TapiUse] = []
         self.handler_pushes: list[tuple[Priority, str]] = []
+        self.dollars = dollar_variables(dialplan.priorities())
+        self.guarded = False  # linting the UserEvent inside a TryExec
 
     def add(self, step: Priority, offset: int, severity: str, code: str, message: str) -> None:
         self.findings.append(
@@ -122,6 +139,8 @@ class _Linter:
                 self.dial(step)
             elif app == "set":
                 self.set_app(step)
+            elif app == "tryexec":
+                self.try_exec(step)
         self.missing_idle()
         self.unregistered_lines()
         return self.findings
@@ -192,12 +211,31 @@ class _Linter:
                 "UserEvent(TAPI...) without a 'TAPIEVENT: ...' argument: tapievent ignores it",
             )
 
+    def try_exec(self, step: Priority) -> None:
+        for offset, name in first_expansion_refs(step, CALLER_CONTROLLED):
+            self.add(
+                step,
+                offset,
+                ERROR,
+                "tryexec-expands-twice",
+                f"TryExec expands its argument a second time, so {name} is expanded twice and "
+                "a caller id holding ${...} runs as dialplan: write each '$' inside TryExec as "
+                "${TAPI_DOLLAR} after Set(TAPI_DOLLAR=$), as tapievent dialplan does",
+            )
+        inner = inner_user_event(step, self.dollars)
+        if inner is not None:
+            self.guarded = True
+            try:
+                self.user_event(inner)
+            finally:
+                self.guarded = False
+
     def tapievent(self, step: Priority, body: Arg) -> None:
-        event, error = _parse_static(body.text)
+        event, error = parse_static(body.text)
         if error is not None:
             self.add(
                 step,
-                body.offset_of(_error_index(error)),
+                body.offset_of(error_index(error)),
                 ERROR,
                 "tapi-syntax",
                 error.reason,
@@ -211,7 +249,7 @@ class _Linter:
             word = event.command.text.split()[0] if event.command.text.split() else ""
             self.add(
                 step,
-                body.offset_of(_first_nonblank(body.text, after_spec=True)),
+                body.offset_of(first_nonblank(body.text, after_spec=True)),
                 WARNING,
                 "unknown-command",
                 f"tapievent does not know the command {word!r}: it reports it and changes "
@@ -220,7 +258,7 @@ class _Linter:
         if (1, 4) <= self.version < (10,) and event.spec.unique_id is None:
             self.add(
                 step,
-                body.offset_of(_first_nonblank(body.text)),
+                body.offset_of(first_nonblank(body.text)),
                 ERROR,
                 "missing-uniqueid",
                 "Asterisk 1.4-1.8 put no Uniqueid on UserEvents: without [~${UNIQUEID}] "
@@ -228,6 +266,7 @@ class _Linter:
             )
 
     def refs(self, step: Priority, body: Arg) -> None:
+        unguarded = self.version >= (12,) and not self.guarded
         for ref in iter_refs(body.text):
             upper = ref.name.upper()
             where = body.offset_of(ref.offset)
@@ -243,6 +282,17 @@ class _Linter:
                 continue
             if upper not in CALLER_CONTROLLED or self.version < (1, 4):
                 continue
+            if unguarded and "FILTER" not in ref.wrapped_by:
+                unguarded = False  # once per body: the whole UserEvent is what fails
+                self.add(
+                    step,
+                    where,
+                    ERROR,
+                    "unguarded-caller-event",
+                    f"{ref.name} is chosen by the caller: on Asterisk 12+ a value that is not "
+                    "UTF-8 (a Latin-1 name) makes UserEvent fail and hangs the caller up; "
+                    "raise it with TryExec(UserEvent(...)) as tapievent dialplan does",
+                )
             if any(wrapper in _SANITIZERS for wrapper in ref.wrapped_by):
                 continue
             separator = "','" if self.version >= (1, 6) else "'|'"
@@ -253,7 +303,7 @@ class _Linter:
                 "unquoted-caller-value",
                 f"{ref.name} is chosen by the caller: a {separator} or '\"' in it splits the "
                 "body and can inject a second TAPIEVENT; wrap it as "
-                f"${{QUOTE({_source_text(body.text, ref.offset)})}}",
+                f"${{QUOTE({source_text(body.text, ref.offset)})}}",
             )
 
     def macro(self, step: Priority, column: int) -> None:
@@ -293,7 +343,7 @@ class _Linter:
         if len(args) < 3:
             return
         options = args[2]
-        for index, letter in _dial_options(options.text):
+        for index, letter in dial_options(options.text):
             column = step.column_of(options.offset_of(index))
             if letter == "M":
                 self.macro(step, column)
@@ -383,7 +433,7 @@ class _Linter:
         for use in self.uses:
             if use.event is None:
                 continue
-            for index, line in _spec_lines(use.body.text):
+            for index, line in spec_lines(use.body.text):
                 if "$" in line or line in registered:
                     continue
                 self.add_at(
@@ -395,126 +445,6 @@ class _Linter:
                     "event reaches no line through it"
                     + (f" (registered: {', '.join(sorted(registered))})" if registered else ""),
                 )
-
-
-def _error_index(error: grammar.TapiEventSyntaxError) -> int:
-    """0-based index of a grammar error (its ``column`` is 1-based)."""
-    return max(error.column - 1, 0)
-
-
-def _token_at(text: str, index: int) -> tuple[int, int]:
-    """The blank-delimited word of ``text`` around ``index``."""
-    start = index
-    while start > 0 and not text[start - 1].isspace():
-        start -= 1
-    end = index
-    while end < len(text) and not text[end].isspace():
-        end += 1
-    return start, end
-
-
-def _parse_static(text: str) -> tuple[TapiEvent | None, grammar.TapiEventSyntaxError | None]:
-    """Parse TAPIEVENT text as written in a dialplan, variables unexpanded.
-
-    A word holding a ``${...}`` (``LINECALLSTATE_DISCONNECTED ${DIALSTATUS}``)
-    may well be valid once Asterisk has expanded it, so an error inside
-    such a word is no finding: the word is replaced by a neutral ``0`` and
-    parsing is retried, to still check the rest. Returns the event (None
-    when it cannot be known) and the error to report (None when there is
-    nothing certain to report).
-    """
-    for _ in range(8):
-        try:
-            return grammar.parse(text), None
-        except grammar.TapiEventSyntaxError as error:
-            start, end = _token_at(text, min(_error_index(error), max(len(text) - 1, 0)))
-            word = text[start:end]
-            if "$" not in word or word.startswith("["):
-                return None, error
-            text = text[:start] + "0" + text[end:]
-    return None, None
-
-
-def _first_nonblank(text: str, after_spec: bool = False) -> int:
-    index = len(text) - len(text.lstrip())
-    if after_spec and text[index : index + 1] == "[":
-        close = text.find("]", index)
-        if close >= 0:
-            index = close + 1
-            index += len(text[index:]) - len(text[index:].lstrip())
-    return min(index, max(len(text) - 1, 0))
-
-
-def _source_text(text: str, offset: int) -> str:
-    """The reference starting at ``text[offset]``, for a suggestion."""
-    if text.startswith("${", offset):
-        depth = 0
-        for i in range(offset + 1, len(text)):
-            if text[i] == "{":
-                depth += 1
-            elif text[i] == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[offset : i + 1]
-        return text[offset:]
-    # A bare NAME(...) read by a function such as STRREPLACE.
-    close = text.find(")", offset)
-    return "${" + text[offset : close + 1 if close >= 0 else len(text)] + "}"
-
-
-def _dial_options(options: str) -> Iterable[tuple[int, str]]:
-    """Option letters of a Dial options string, skipping each ``(argument)``."""
-    i = 0
-    while i < len(options):
-        ch = options[i]
-        if ch == "$" and i + 1 < len(options) and options[i + 1] in "{[":
-            depth = 0
-            j = i + 1
-            while j < len(options):
-                if options[j] in "{[":
-                    depth += 1
-                elif options[j] in "}]":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            i = j + 1
-            continue
-        if ch.isalpha():
-            yield i, ch
-        if i + 1 < len(options) and options[i + 1] == "(":
-            depth = 0
-            j = i + 1
-            while j < len(options):
-                if options[j] == "(":
-                    depth += 1
-                elif options[j] == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            i = j + 1
-            continue
-        i += 1
-
-
-def _spec_lines(text: str) -> Iterable[tuple[int, str]]:
-    """``(index, line)`` for each included or excluded line of a leading ``[spec]``."""
-    start = len(text) - len(text.lstrip())
-    if text[start : start + 1] != "[":
-        return
-    close = text.find("]", start)
-    if close < 0:
-        return
-    index = start + 1
-    for target in text[start + 1 : close].split("&"):
-        name = target.strip()
-        lead = len(target) - len(target.lstrip())
-        if name.startswith("!"):
-            yield index + lead + 1, name[1:]
-        elif name and not name.startswith("~"):
-            yield index + lead, name
-        index += len(target) + 1
 
 
 def lint_dialplan(dialplan: Dialplan, asterisk_version: tuple[int, ...]) -> list[Finding]:
