@@ -138,3 +138,11 @@ class DiagnosticCode(str, enum.Enum):
         "The consumer fell behind and the oldest events were dropped.",
         "Read events faster or raise queue_size.",
     )
+    # --- the MQTT gateway (tapievent.gateway) --------------------------------
+    GATEWAY_BUFFER_OVERFLOW = (
+        "gateway-buffer-overflow",
+        "The broker was away longer than the gateway's buffer holds; the oldest events were "
+        "dropped (the message says how many).",
+        "Check the broker; raise --buffer. Line states and the calls snapshot are re-published "
+        "in full, only event history is lost.",
+    )

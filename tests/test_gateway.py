@@ -1,0 +1,270 @@
+"""The MQTT gateway against a real mosquitto and FakeAsterisk: events, presence, requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import pathlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import aiomqtt
+from mqtt_helpers import Mosquitto
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from tapievent.gateway.broker import BrokerSettings
+from tapievent.gateway.runtime import DialSettings, Gateway
+from tapievent.gateway.scheme import Topics
+from tapievent.testing import FakeAsterisk
+from tapievent.transports import ReconnectPolicy
+from tapievent.transports.aio import connect
+
+LINES = ["Local/bob", "Local/bobbett"]
+TOPICS = Topics("office")
+
+
+def run(coro: Coroutine[Any, Any, None], timeout: float = 20) -> None:
+    asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class Collector:
+    """A subscriber that keeps every message it got, for assertions."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self.messages: list[tuple[str, dict[str, Any] | None, aiomqtt.Message]] = []
+        self._changed = asyncio.Event()
+
+    async def pump(self) -> None:
+        async for message in self.client.messages:
+            raw = message.payload if isinstance(message.payload, bytes) else b""
+            self.messages.append((str(message.topic), json.loads(raw) if raw else None, message))
+            self._changed.set()
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        return [p for t, p, _ in self.messages if t == topic and p is not None]
+
+    async def wait(self, check: Callable[[], bool], timeout: float = 5) -> None:
+        async def loop() -> None:
+            while not check():  # woken by a message, or every 20 ms for other conditions
+                self._changed.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 0.02)
+
+        await asyncio.wait_for(loop(), timeout)
+
+    def last_state(self, line: str) -> str | None:
+        states = self.on(TOPICS.state(line))
+        return str(states[-1]["state"]) if states else None
+
+    async def wait_last_state(self, line: str, state: str, timeout: float = 5) -> None:
+        await self.wait(lambda: self.last_state(line) == state, timeout)
+
+    async def wait_state(self, line: str, state: str, timeout: float = 5) -> None:
+        await self.wait(lambda: any(p["state"] == state for p in self.on(TOPICS.state(line))))
+
+
+@contextlib.asynccontextmanager
+async def subscriber(broker: Mosquitto, *filters: str, **options: Any) -> AsyncIterator[Collector]:
+    async with aiomqtt.Client(
+        "127.0.0.1", broker.port, protocol=aiomqtt.ProtocolVersion.V5, **options
+    ) as client:
+        for topic in filters:
+            await client.subscribe(topic, qos=1)
+        collector = Collector(client)
+        task = asyncio.ensure_future(collector.pump())
+        try:
+            yield collector
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def gateway(
+    pbx: FakeAsterisk, broker: Mosquitto, lines: list[str] = LINES, **options: Any
+) -> AsyncIterator[Gateway]:
+    async with connect(
+        "127.0.0.1",
+        pbx.port,
+        username="tapi",
+        secret="tapisecret",
+        lines=lines,
+        reconnect=ReconnectPolicy(initial_delay=0.05, max_delay=0.2),
+    ) as client:
+        gw = Gateway(
+            client,
+            BrokerSettings("127.0.0.1", broker.port),
+            pbx="office",
+            lines=lines,
+            dial=DialSettings(context="outbound", channel="PJSIP/{line}"),
+            retry_delay=0.05,
+            max_retry_delay=0.2,
+            **options,
+        )
+        task = asyncio.ensure_future(gw.run())
+        try:
+            yield gw
+        finally:
+            gw.close()
+            await asyncio.wait_for(task, 10)
+
+
+async def request(
+    client: aiomqtt.Client, line: str, verb: str, body: dict[str, Any], correlation: bytes
+) -> None:
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.ResponseTopic = f"{TOPICS.replies}/desk/1"
+    properties.CorrelationData = correlation
+    await client.publish(TOPICS.request(line, verb), json.dumps(body), qos=1, properties=properties)
+
+
+def test_inbound_call_events_and_presence(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        with Mosquitto(tmp_path) as broker:
+            async with FakeAsterisk() as pbx, gateway(pbx, broker) as gw:
+                async with subscriber(broker, f"{TOPICS.base}/#") as seen:
+                    bob = TOPICS.state("Local/bob")
+                    await seen.wait_state("Local/bob", "idle")
+                    await pbx.inbound_call(
+                        LINES, caller_id='"Carol" <5550300>', answer_on="Local/bob"
+                    )
+                    await seen.wait_state("Local/bob", "connected")
+                    await seen.wait(lambda: seen.on(bob)[-1]["state"] == "idle")
+                    events = seen.on(TOPICS.events("Local/bob"))
+                    kinds = [e["event"] for e in events]
+                    assert kinds[0] == "NewCall"
+                    assert [e["state"] for e in events if e["event"] == "CallState"] == [
+                        "OFFERING",
+                        "CONNECTED",
+                        "IDLE",
+                    ]
+                    info = next(e for e in events if e["event"] == "CallInfo")
+                    assert info["caller_id"] == {"name": "Carol", "number": "5550300"}
+                    assert all(e["source"]["pbx"] == "office" for e in events)
+                    seqs = [e["seq"] for e in events]
+                    assert seqs == sorted(seqs)
+                    states = [p["state"] for p in seen.on(bob)]
+                    assert "ringing" in states
+                    # The first ringing comes with the NEWCALL, before the caller id.
+                    ringing = [p for p in seen.on(bob) if p["state"] == "ringing"][-1]
+                    assert ringing["calls"][0]["caller_id"]["number"] == "5550300"
+                    assert seen.on(TOPICS.calls)[-1]["calls"] == []
+                    assert gw.outbox.dropped == 0
+                # A late subscriber finds the presence retained.
+                async with subscriber(broker, TOPICS.all_states, TOPICS.status) as late:
+                    await late.wait(lambda: {t for t, _, _ in late.messages} >= {bob})
+                    assert late.on(bob)[-1]["state"] == "idle"
+                    await late.wait(lambda: bool(late.on(TOPICS.status)))
+                    assert late.on(TOPICS.status)[-1]["status"] == "online"
+            # Gateway stopped cleanly: every line out of service, status offline.
+            async with subscriber(broker, TOPICS.all_states, TOPICS.status) as after:
+                await after.wait_state("Local/bobbett", "out-of-service")
+                await after.wait(lambda: bool(after.on(TOPICS.status)))
+                assert after.on(TOPICS.status)[-1]["status"] == "offline"
+
+    run(scenario())
+
+
+def test_dial_once_even_when_delivered_twice(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        with Mosquitto(tmp_path) as broker:
+            async with (
+                FakeAsterisk(originate_line="Local/bob", call_duration=None) as pbx,
+                gateway(pbx, broker) as gw,
+                subscriber(broker, f"{TOPICS.replies}/#") as desk,
+            ):
+                await desk.wait(lambda: gw.broker_connected)
+                for _ in range(2):  # a QoS 1 redelivery: same correlation data
+                    await request(
+                        desk.client, "Local/bob", "dial", {"destination": "5551234"}, b"r-1"
+                    )
+                await desk.wait(lambda: len(desk.messages) == 2)
+                first, second = (m for _, m, _ in desk.messages)
+                assert first == second and first is not None
+                assert first["ok"] is True and first["request"] == "dial"
+                assert first["handle"]["line"] == "Local/bob"
+                replies = [m for _, _, m in desk.messages]
+                assert all(m.properties.CorrelationData == b"r-1" for m in replies)  # type: ignore[union-attr]
+                originates = [a for a in pbx.actions if a.get("Action") == "Originate"]
+                assert len(originates) == 1
+                assert originates[0].get("Channel") == "PJSIP/Local/bob"
+                assert originates[0].get("Context") == "outbound"
+                assert gw.service.duplicates == 1
+                # Hang the dialled call up through its action id.
+                await request(
+                    desk.client,
+                    "Local/bob",
+                    "hangup",
+                    {"action_id": first["handle"]["action_id"]},
+                    b"r-2",
+                )
+                await desk.wait(lambda: len(desk.messages) == 3)
+                assert desk.messages[2][1] == {
+                    "request": "hangup",
+                    "line": "Local/bob",
+                    "id": "r-2",
+                    "ok": True,
+                }
+                assert any(a.get("Action") == "Hangup" for a in pbx.actions)
+
+    run(scenario())
+
+
+def test_refused_requests(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        with Mosquitto(tmp_path) as broker:
+            async with (
+                FakeAsterisk() as pbx,
+                gateway(pbx, broker) as gw,
+                subscriber(broker, f"{TOPICS.replies}/#") as desk,
+            ):
+                await desk.wait(lambda: gw.broker_connected)
+                call = await pbx.inbound_call(
+                    ["Local/bobbett"], answer_on="Local/bobbett", hold=True
+                )
+                await asyncio.sleep(0.2)  # the gateway has seen the call
+                await request(desk.client, "Local/alice", "dial", {"destination": "1"}, b"a")
+                # A call of another line cannot be hung up from this one.
+                await request(desk.client, "Local/bob", "hangup", {"call": call.unique_id}, b"b")
+                await request(desk.client, "Local/bob", "dial", {"destination": "x"}, b"c")
+                await desk.wait(lambda: len(desk.messages) == 3)
+                by_id: dict[str, dict[str, Any]] = {
+                    raw.properties.CorrelationData.decode(): m  # type: ignore[union-attr]
+                    for _, m, raw in desk.messages
+                    if m is not None
+                }
+                assert by_id["a"]["error"] == "unknown-line"
+                assert "'Local/alice' is not served" in by_id["a"]["message"]
+                assert by_id["b"]["error"] == "unknown-call"
+                assert by_id["c"]["error"] == "bad-request"
+                assert not any(a.get("Action") in ("Hangup", "Originate") for a in pbx.actions)
+                assert pbx.calls
+
+    run(scenario())
+
+
+def test_ami_lost_puts_every_line_out_of_service(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        with Mosquitto(tmp_path) as broker:
+            async with (
+                FakeAsterisk() as pbx,
+                gateway(pbx, broker),
+                subscriber(broker, TOPICS.all_states, TOPICS.status) as seen,
+            ):
+                for line in LINES:
+                    await seen.wait_state(line, "idle")
+                await pbx.kill()
+                for line in LINES:
+                    await seen.wait_state(line, "out-of-service")
+                await seen.wait(lambda: seen.on(TOPICS.status)[-1]["ami"] == "down")
+                count = len(seen.messages)
+                await pbx.start()
+                for line in LINES:
+                    await seen.wait_last_state(line, "idle")
+                assert seen.on(TOPICS.status)[-1]["ami"] == "up"
+                assert len(seen.messages) > count
+
+    run(scenario())
