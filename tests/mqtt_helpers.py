@@ -54,13 +54,18 @@ class Mosquitto:
         acl: str | None = None,
         tls: bool = False,
         websockets: bool = False,
+        persistence: bool = False,
     ) -> None:
         self.folder = folder
         self.port = free_port()
         self.tls_port = free_port() if tls else None
         self.ws_port = free_port() if websockets else None
         self.cafile: pathlib.Path | None = None
-        lines = ["persistence false", "per_listener_settings false", "log_dest stderr"]
+        lines = ["per_listener_settings false", "log_dest stderr"]
+        if persistence:  # sessions and retained messages survive a restart
+            lines += ["persistence true", f"persistence_location {folder}/"]
+        else:
+            lines.append("persistence false")
         lines.append(f"allow_anonymous {'false' if users else 'true'}")
         if users:
             passwd = folder / "passwd"

@@ -268,3 +268,114 @@ def test_ami_lost_puts_every_line_out_of_service(tmp_path: pathlib.Path) -> None
                 assert len(seen.messages) > count
 
     run(scenario())
+
+
+def test_broker_restart_republishes_retained(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        with Mosquitto(tmp_path) as broker:
+            async with FakeAsterisk() as pbx, gateway(pbx, broker) as gw:
+                await asyncio.wait_for(_until(lambda: gw.outbox.idle and gw.broker_connected), 5)
+                broker.restart()  # no persistence: every retained message is gone
+                await asyncio.wait_for(_until(lambda: gw.broker_connections == 2), 5)
+                async with subscriber(broker, TOPICS.all_states, TOPICS.status) as seen:
+                    for line in LINES:
+                        await seen.wait_last_state(line, "idle")
+                    await seen.wait(lambda: bool(seen.on(TOPICS.status)))
+                    assert all(m.retain for _, _, m in seen.messages)
+
+    run(scenario())
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    while not check():
+        await asyncio.sleep(0.01)
+
+
+def _persistent(broker: Mosquitto) -> contextlib.AbstractAsyncContextManager[Collector]:
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 600
+    return subscriber(
+        broker,
+        f"{TOPICS.base}/#",
+        identifier="desk-bob",
+        clean_start=False,
+        properties=properties,
+    )
+
+
+async def _call_while_broker_down(
+    folder: pathlib.Path, buffer_size: int
+) -> tuple[Gateway, list[dict[str, Any]]]:
+    """A whole call happens while the broker is stopped; returns what a desk got after."""
+    with Mosquitto(folder, persistence=True) as broker:
+        async with FakeAsterisk() as pbx, gateway(pbx, broker, buffer_size=buffer_size) as gw:
+            async with _persistent(broker):  # the desk's session: kept by the broker
+                await asyncio.wait_for(_until(lambda: gw.broker_connected), 5)
+            broker.stop()
+            await pbx.inbound_call(LINES, answer_on="Local/bob")
+            await asyncio.wait_for(_until(lambda: len(gw.outbox) > 0 and not gw.board), 5)
+            broker.start()
+            async with _persistent(broker) as desk:
+                await desk.wait_last_state("Local/bob", "idle")
+                await desk.wait(
+                    lambda: (
+                        any(p.get("state") == "IDLE" for p in desk.on(TOPICS.events(LINES[1])))
+                        or gw.outbox.dropped > 0
+                    )
+                )
+                if gw.outbox.dropped:
+                    await desk.wait(lambda: bool(desk.on(TOPICS.diagnostics)))
+                await asyncio.wait_for(_until(lambda: gw.outbox.idle), 5)
+                await asyncio.sleep(0.1)
+                return gw, [p for t, p, _ in desk.messages if p is not None and "event" in p]
+
+
+def test_broker_down_nothing_lost_within_the_buffer(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        gw, events = await _call_while_broker_down(tmp_path, buffer_size=1000)
+        assert gw.outbox.dropped == 0
+        bob = [e["state"] for e in events if e["event"] == "CallState" and e["line"] == LINES[0]]
+        assert bob == ["OFFERING", "CONNECTED", "IDLE"]
+        kinds = [e["event"] for e in events if e["line"] == LINES[1]]
+        assert kinds == ["NewCall", "CallInfo", "CallState", "CallState", "CallState"]
+
+    run(scenario())
+
+
+def test_broker_down_overflow_is_counted_and_said(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        gw, events = await _call_while_broker_down(tmp_path, buffer_size=4)
+        assert gw.outbox.dropped > 0
+        (said,) = [e for e in events if e["event"] == "Diagnostic"]
+        assert said["code"] == "gateway-buffer-overflow"
+        assert said["dropped"] == gw.outbox.dropped
+        assert f"{gw.outbox.dropped} events dropped" in said["message"]
+        calls = [e for e in events if e["event"] != "Diagnostic"]
+        assert len(calls) < 10 and calls[-1]["state"] == "IDLE"  # the newest were kept
+
+    run(scenario())
+
+
+def test_gateway_restart_reconciles_retained_state(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        with Mosquitto(tmp_path) as broker:
+            async with FakeAsterisk() as pbx:
+                async with gateway(pbx, broker, [*LINES, "Local/gone"]) as first:
+                    await asyncio.wait_for(_until(lambda: first.outbox.idle), 5)
+                async with gateway(pbx, broker) as second:
+                    await asyncio.wait_for(_until(lambda: second.broker_connected), 5)
+                    gone = TOPICS.state("Local/gone")
+                    async with subscriber(broker, TOPICS.all_states) as seen:
+                        # The line the new gateway does not serve is cleared, not left stale.
+                        await seen.wait(
+                            lambda: any(t == gone and p is None for t, p, _ in seen.messages)
+                        )
+                    async with subscriber(broker, TOPICS.all_states) as fresh:
+                        for line in LINES:
+                            await fresh.wait_last_state(line, "idle")
+                        await asyncio.sleep(0.1)
+                        assert {t for t, _, _ in fresh.messages} == {
+                            TOPICS.state(line) for line in LINES
+                        }
+
+    run(scenario())
