@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"tapievent._cmd_{name}")
         module.register(subparsers)
+    importlib.import_module("tapievent.gateway.cli").add_parser(subparsers)
     return parser
 
 

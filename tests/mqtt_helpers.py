@@ -17,9 +17,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 
-__all__ = ["Mosquitto", "free_port", "make_cert"]
+__all__ = ["RUN_AS", "Mosquitto", "free_port", "make_cert"]
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+# Started as root, mosquitto drops to the "mosquitto" user, which cannot read
+# the test's private temp folder; as any other user this line changes nothing.
+RUN_AS = ["user root"] if os.geteuid() == 0 else []
 
 
 def free_port() -> int:
@@ -61,7 +66,7 @@ class Mosquitto:
         self.tls_port = free_port() if tls else None
         self.ws_port = free_port() if websockets else None
         self.cafile: pathlib.Path | None = None
-        lines = ["per_listener_settings false", "log_dest stderr"]
+        lines = ["per_listener_settings false", "log_dest stderr", *RUN_AS]
         if persistence:  # sessions and retained messages survive a restart
             lines += ["persistence true", f"persistence_location {folder}/"]
         else:

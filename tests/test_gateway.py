@@ -276,7 +276,10 @@ def test_broker_restart_republishes_retained(tmp_path: pathlib.Path) -> None:
             async with FakeAsterisk() as pbx, gateway(pbx, broker) as gw:
                 await asyncio.wait_for(_until(lambda: gw.outbox.idle and gw.broker_connected), 5)
                 broker.restart()  # no persistence: every retained message is gone
-                await asyncio.wait_for(_until(lambda: gw.broker_connections == 2), 5)
+                await asyncio.wait_for(
+                    _until(lambda: gw.broker_connections == 2 and gw.outbox.idle), 5
+                )
+                await asyncio.sleep(0.1)  # the last PUBACKed message is stored
                 async with subscriber(broker, TOPICS.all_states, TOPICS.status) as seen:
                     for line in LINES:
                         await seen.wait_last_state(line, "idle")

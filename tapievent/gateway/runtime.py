@@ -29,11 +29,20 @@ from .broker import BrokerSettings
 from .outbox import Outbox
 from .scheme import SchemeError, Topics, call_payload, encode_text, event_payload
 
-__all__ = ["DialSettings", "Gateway"]
+__all__ = ["BrokerRefusedError", "DialSettings", "Gateway"]
 
 logger = logging.getLogger(__name__)
 
 _STATUS, _CALLS, _LINE, _CLEAR = "status", "calls", "line:", "clear:"
+
+
+# CONNACK reason codes that retrying cannot fix (MQTT 5: bad user name or
+# password, not authorized, banned): like a refused AMI login, never retried.
+_REFUSED = frozenset({134, 135, 138})
+
+
+class BrokerRefusedError(Exception):
+    """The broker refused the gateway's credentials (never retried)."""
 
 
 @attrs.frozen(slots=True)
@@ -130,14 +139,13 @@ class Gateway:
 
     async def _pump_ami(self) -> None:
         stop = asyncio.ensure_future(self._wait_stopping())
+        events = self.ami.events().__aiter__()
+        nxt: asyncio.Future[OutputEvent] | None = None
         try:
-            events = self.ami.events().__aiter__()
             while True:
                 nxt = asyncio.ensure_future(events.__anext__())
                 done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
                 if nxt not in done:
-                    nxt.cancel()
-                    await asyncio.gather(nxt, return_exceptions=True)
                     return
                 try:
                     event = nxt.result()
@@ -145,7 +153,10 @@ class Gateway:
                     return
                 self.on_event(event)
         finally:
-            stop.cancel()
+            for task in (stop, nxt):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
 
     async def _wait_stopping(self) -> None:
         while not self._stopping:
@@ -257,6 +268,7 @@ class Gateway:
 
     async def _broker_loop(self) -> None:
         import aiomqtt
+        from aiomqtt.exceptions import MqttConnectError
 
         delay = self.retry_delay
         while True:
@@ -269,6 +281,14 @@ class Gateway:
                     delay = self.retry_delay
                     await self._session(client)
                     return
+            except MqttConnectError as exc:
+                code = getattr(exc.rc, "value", exc.rc)
+                if code in _REFUSED:
+                    raise BrokerRefusedError(
+                        f"the broker {self.broker.host}:{self.broker.port} refused the login "
+                        f"of {self.broker.username!r}: {exc}"
+                    ) from None
+                logger.warning("broker %s:%d: %s", self.broker.host, self.broker.port, exc)
             except aiomqtt.MqttError as exc:
                 self._connected_broker = False
                 if self._stopping:
