@@ -22,6 +22,7 @@ from typing import Any
 
 from ._cmd_replay import add_format_argument
 from ._render import event_json, event_text
+from .gateway.monitor import add_mqtt_option
 from .transports import AuthenticationError, TransportError
 from .transports.aio import AsyncClient, connect
 
@@ -189,6 +190,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_format_argument(parser)
     parser.set_defaults(func=run)
+    add_mqtt_option(parser)  # --mqtt URL: the same events from a gateway's broker
 
 
 def run(args: argparse.Namespace) -> int:

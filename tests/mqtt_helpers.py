@@ -8,16 +8,43 @@ loses every retained message, exactly the fault a gateway must repair.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import pathlib
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any
 
-__all__ = ["RUN_AS", "Mosquitto", "free_port", "make_cert"]
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from tapievent.gateway.broker import BrokerSettings
+from tapievent.gateway.runtime import DialSettings, Gateway
+from tapievent.gateway.scheme import Topics
+from tapievent.testing import FakeAsterisk
+from tapievent.transports import ReconnectPolicy
+from tapievent.transports.aio import connect
+
+__all__ = [
+    "LINES",
+    "RUN_AS",
+    "TOPICS",
+    "Collector",
+    "Mosquitto",
+    "free_port",
+    "gateway",
+    "make_cert",
+    "request",
+    "run",
+    "subscriber",
+    "until",
+]
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -144,3 +171,110 @@ def mosquitto(folder: pathlib.Path, **options: object) -> Iterator[Mosquitto]:
     broker = Mosquitto(folder, **options)  # type: ignore[arg-type]
     with broker:
         yield broker
+
+
+# --------------------------------------------------------------------------- gateway kit
+
+LINES = ["Local/bob", "Local/bobbett"]
+TOPICS = Topics("office")
+
+
+def run(coro: Coroutine[Any, Any, None], timeout: float = 20) -> None:
+    asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class Collector:
+    """A subscriber that keeps every message it got, for assertions."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self.messages: list[tuple[str, dict[str, Any] | None, aiomqtt.Message]] = []
+        self._changed = asyncio.Event()
+
+    async def pump(self) -> None:
+        async for message in self.client.messages:
+            raw = message.payload if isinstance(message.payload, bytes) else b""
+            self.messages.append((str(message.topic), json.loads(raw) if raw else None, message))
+            self._changed.set()
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        return [p for t, p, _ in self.messages if t == topic and p is not None]
+
+    async def wait(self, check: Callable[[], bool], timeout: float = 5) -> None:
+        async def loop() -> None:
+            while not check():  # woken by a message, or every 20 ms for other conditions
+                self._changed.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 0.02)
+
+        await asyncio.wait_for(loop(), timeout)
+
+    def last_state(self, line: str) -> str | None:
+        states = self.on(TOPICS.state(line))
+        return str(states[-1]["state"]) if states else None
+
+    async def wait_last_state(self, line: str, state: str, timeout: float = 5) -> None:
+        await self.wait(lambda: self.last_state(line) == state, timeout)
+
+    async def wait_state(self, line: str, state: str, timeout: float = 5) -> None:
+        await self.wait(lambda: any(p["state"] == state for p in self.on(TOPICS.state(line))))
+
+
+@contextlib.asynccontextmanager
+async def subscriber(broker: Mosquitto, *filters: str, **options: Any) -> AsyncIterator[Collector]:
+    async with aiomqtt.Client(
+        "127.0.0.1", broker.port, protocol=aiomqtt.ProtocolVersion.V5, **options
+    ) as client:
+        for topic in filters:
+            await client.subscribe(topic, qos=1)
+        collector = Collector(client)
+        task = asyncio.ensure_future(collector.pump())
+        try:
+            yield collector
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def gateway(
+    pbx: FakeAsterisk, broker: Mosquitto, lines: list[str] = LINES, **options: Any
+) -> AsyncIterator[Gateway]:
+    async with connect(
+        "127.0.0.1",
+        pbx.port,
+        username="tapi",
+        secret="tapisecret",
+        lines=lines,
+        reconnect=ReconnectPolicy(initial_delay=0.05, max_delay=0.2),
+    ) as client:
+        gw = Gateway(
+            client,
+            BrokerSettings("127.0.0.1", broker.port),
+            pbx="office",
+            lines=lines,
+            dial=DialSettings(context="outbound", channel="PJSIP/{line}"),
+            retry_delay=0.05,
+            max_retry_delay=0.2,
+            **options,
+        )
+        task = asyncio.ensure_future(gw.run())
+        try:
+            yield gw
+        finally:
+            gw.close()
+            await asyncio.wait_for(task, 10)
+
+
+async def request(
+    client: aiomqtt.Client, line: str, verb: str, body: dict[str, Any], correlation: bytes
+) -> None:
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.ResponseTopic = f"{TOPICS.replies}/desk/1"
+    properties.CorrelationData = correlation
+    await client.publish(TOPICS.request(line, verb), json.dumps(body), qos=1, properties=properties)
+
+
+async def until(check: Callable[[], bool]) -> None:
+    while not check():
+        await asyncio.sleep(0.01)

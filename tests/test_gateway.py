@@ -4,121 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import pathlib
-from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-import aiomqtt
-from mqtt_helpers import Mosquitto
+from mqtt_helpers import (
+    LINES,
+    TOPICS,
+    Collector,
+    Mosquitto,
+    gateway,
+    request,
+    run,
+    subscriber,
+    until,
+)
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tapievent.gateway.broker import BrokerSettings
-from tapievent.gateway.runtime import DialSettings, Gateway
-from tapievent.gateway.scheme import Topics
+from tapievent.gateway.runtime import Gateway
 from tapievent.testing import FakeAsterisk
-from tapievent.transports import ReconnectPolicy
-from tapievent.transports.aio import connect
-
-LINES = ["Local/bob", "Local/bobbett"]
-TOPICS = Topics("office")
-
-
-def run(coro: Coroutine[Any, Any, None], timeout: float = 20) -> None:
-    asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-class Collector:
-    """A subscriber that keeps every message it got, for assertions."""
-
-    def __init__(self, client: aiomqtt.Client) -> None:
-        self.client = client
-        self.messages: list[tuple[str, dict[str, Any] | None, aiomqtt.Message]] = []
-        self._changed = asyncio.Event()
-
-    async def pump(self) -> None:
-        async for message in self.client.messages:
-            raw = message.payload if isinstance(message.payload, bytes) else b""
-            self.messages.append((str(message.topic), json.loads(raw) if raw else None, message))
-            self._changed.set()
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        return [p for t, p, _ in self.messages if t == topic and p is not None]
-
-    async def wait(self, check: Callable[[], bool], timeout: float = 5) -> None:
-        async def loop() -> None:
-            while not check():  # woken by a message, or every 20 ms for other conditions
-                self._changed.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 0.02)
-
-        await asyncio.wait_for(loop(), timeout)
-
-    def last_state(self, line: str) -> str | None:
-        states = self.on(TOPICS.state(line))
-        return str(states[-1]["state"]) if states else None
-
-    async def wait_last_state(self, line: str, state: str, timeout: float = 5) -> None:
-        await self.wait(lambda: self.last_state(line) == state, timeout)
-
-    async def wait_state(self, line: str, state: str, timeout: float = 5) -> None:
-        await self.wait(lambda: any(p["state"] == state for p in self.on(TOPICS.state(line))))
-
-
-@contextlib.asynccontextmanager
-async def subscriber(broker: Mosquitto, *filters: str, **options: Any) -> AsyncIterator[Collector]:
-    async with aiomqtt.Client(
-        "127.0.0.1", broker.port, protocol=aiomqtt.ProtocolVersion.V5, **options
-    ) as client:
-        for topic in filters:
-            await client.subscribe(topic, qos=1)
-        collector = Collector(client)
-        task = asyncio.ensure_future(collector.pump())
-        try:
-            yield collector
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-
-@contextlib.asynccontextmanager
-async def gateway(
-    pbx: FakeAsterisk, broker: Mosquitto, lines: list[str] = LINES, **options: Any
-) -> AsyncIterator[Gateway]:
-    async with connect(
-        "127.0.0.1",
-        pbx.port,
-        username="tapi",
-        secret="tapisecret",
-        lines=lines,
-        reconnect=ReconnectPolicy(initial_delay=0.05, max_delay=0.2),
-    ) as client:
-        gw = Gateway(
-            client,
-            BrokerSettings("127.0.0.1", broker.port),
-            pbx="office",
-            lines=lines,
-            dial=DialSettings(context="outbound", channel="PJSIP/{line}"),
-            retry_delay=0.05,
-            max_retry_delay=0.2,
-            **options,
-        )
-        task = asyncio.ensure_future(gw.run())
-        try:
-            yield gw
-        finally:
-            gw.close()
-            await asyncio.wait_for(task, 10)
-
-
-async def request(
-    client: aiomqtt.Client, line: str, verb: str, body: dict[str, Any], correlation: bytes
-) -> None:
-    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    properties.ResponseTopic = f"{TOPICS.replies}/desk/1"
-    properties.CorrelationData = correlation
-    await client.publish(TOPICS.request(line, verb), json.dumps(body), qos=1, properties=properties)
 
 
 def test_inbound_call_events_and_presence(tmp_path: pathlib.Path) -> None:
@@ -274,10 +178,10 @@ def test_broker_restart_republishes_retained(tmp_path: pathlib.Path) -> None:
     async def scenario() -> None:
         with Mosquitto(tmp_path) as broker:
             async with FakeAsterisk() as pbx, gateway(pbx, broker) as gw:
-                await asyncio.wait_for(_until(lambda: gw.outbox.idle and gw.broker_connected), 5)
+                await asyncio.wait_for(until(lambda: gw.outbox.idle and gw.broker_connected), 5)
                 broker.restart()  # no persistence: every retained message is gone
                 await asyncio.wait_for(
-                    _until(lambda: gw.broker_connections == 2 and gw.outbox.idle), 5
+                    until(lambda: gw.broker_connections == 2 and gw.outbox.idle), 5
                 )
                 await asyncio.sleep(0.1)  # the last PUBACKed message is stored
                 async with subscriber(broker, TOPICS.all_states, TOPICS.status) as seen:
@@ -287,11 +191,6 @@ def test_broker_restart_republishes_retained(tmp_path: pathlib.Path) -> None:
                     assert all(m.retain for _, _, m in seen.messages)
 
     run(scenario())
-
-
-async def _until(check: Callable[[], bool]) -> None:
-    while not check():
-        await asyncio.sleep(0.01)
 
 
 def _persistent(broker: Mosquitto) -> contextlib.AbstractAsyncContextManager[Collector]:
@@ -313,10 +212,10 @@ async def _call_while_broker_down(
     with Mosquitto(folder, persistence=True) as broker:
         async with FakeAsterisk() as pbx, gateway(pbx, broker, buffer_size=buffer_size) as gw:
             async with _persistent(broker):  # the desk's session: kept by the broker
-                await asyncio.wait_for(_until(lambda: gw.broker_connected), 5)
+                await asyncio.wait_for(until(lambda: gw.broker_connected), 5)
             broker.stop()
             await pbx.inbound_call(LINES, answer_on="Local/bob")
-            await asyncio.wait_for(_until(lambda: len(gw.outbox) > 0 and not gw.board), 5)
+            await asyncio.wait_for(until(lambda: len(gw.outbox) > 0 and not gw.board), 5)
             broker.start()
             async with _persistent(broker) as desk:
                 await desk.wait_last_state("Local/bob", "idle")
@@ -328,7 +227,7 @@ async def _call_while_broker_down(
                 )
                 if gw.outbox.dropped:
                     await desk.wait(lambda: bool(desk.on(TOPICS.diagnostics)))
-                await asyncio.wait_for(_until(lambda: gw.outbox.idle), 5)
+                await asyncio.wait_for(until(lambda: gw.outbox.idle), 5)
                 await asyncio.sleep(0.1)
                 return gw, [p for t, p, _ in desk.messages if p is not None and "event" in p]
 
@@ -364,9 +263,9 @@ def test_gateway_restart_reconciles_retained_state(tmp_path: pathlib.Path) -> No
         with Mosquitto(tmp_path) as broker:
             async with FakeAsterisk() as pbx:
                 async with gateway(pbx, broker, [*LINES, "Local/gone"]) as first:
-                    await asyncio.wait_for(_until(lambda: first.outbox.idle), 5)
+                    await asyncio.wait_for(until(lambda: first.outbox.idle), 5)
                 async with gateway(pbx, broker) as second:
-                    await asyncio.wait_for(_until(lambda: second.broker_connected), 5)
+                    await asyncio.wait_for(until(lambda: second.broker_connected), 5)
                     gone = TOPICS.state("Local/gone")
                     async with subscriber(broker, TOPICS.all_states) as seen:
                         # The line the new gateway does not serve is cleared, not left stale.
