@@ -93,7 +93,7 @@ class Mosquitto:
         self.tls_port = free_port() if tls else None
         self.ws_port = free_port() if websockets else None
         self.cafile: pathlib.Path | None = None
-        lines = ["per_listener_settings false", "log_dest stderr", *RUN_AS]
+        lines = ["per_listener_settings false", "log_dest stderr", "set_tcp_nodelay true", *RUN_AS]
         if persistence:  # sessions and retained messages survive a restart
             lines += ["persistence true", f"persistence_location {folder}/"]
         else:

@@ -7,6 +7,7 @@ given separately, from ``TAPIEVENT_MQTT_PASSWORD`` on the command line.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import urllib.parse
 from typing import Any
@@ -43,6 +44,9 @@ class BrokerSettings:
             "tls_context": self.tls,
             "keepalive": self.keepalive,
             "protocol": ProtocolVersion.V5,
+            # Events are small and latency matters: without TCP_NODELAY a
+            # publish can wait ~40 ms for the peer's delayed ACK (Nagle).
+            "socket_options": ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         }
 
 

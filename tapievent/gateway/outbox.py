@@ -76,6 +76,18 @@ class Outbox:
     def peek_event(self) -> Publication | None:
         return self._events[0] if self._events else None
 
+    def next_after(self, seq: int) -> Publication | None:
+        """The oldest queued message newer than ``seq`` (the next one to send).
+
+        The publisher keeps a window of messages in flight; those still
+        waiting for their PUBACK are at the front, so this scans at most the
+        window.
+        """
+        for publication in self._events:
+            if publication.seq > seq:
+                return publication
+        return None
+
     def acknowledge(self, publication: Publication) -> None:
         """``publication`` reached the broker: forget it (unless overflow already did)."""
         if self._events and self._events[0].seq == publication.seq:

@@ -17,6 +17,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ from .._diagnostics import DiagnosticCode
 from ..model import CallInfo, CallState, Diagnostic, LineDevState, NewCall, OutputEvent
 from .board import Board
 from .broker import BrokerSettings
-from .outbox import Outbox
+from .outbox import Outbox, Publication
 from .scheme import SchemeError, Topics, call_payload, encode_text, event_payload
 
 __all__ = ["BrokerRefusedError", "DialSettings", "Gateway"]
@@ -71,6 +72,8 @@ class Gateway:
     with the same ``lines``): each gets its ``state`` topic from the start,
     and requests for any other line are refused with ``unknown-line``.
     """
+
+    WINDOW = 64  # messages in flight (sent, PUBACK not yet received)
 
     def __init__(
         self,
@@ -332,26 +335,63 @@ class Gateway:
             self.outbox.add_event(self.topics.diagnostics, self.envelope(body))
 
     async def _publish(self, client: Any) -> None:
-        while True:
-            key = self.outbox.take_stale()
-            if key is not None:
-                try:
+        """Publish stale retained topics and the outbox in order, ``WINDOW`` events in flight.
+
+        A message leaves the outbox only when its PUBACK came, oldest first;
+        on a lost connection everything not acknowledged is sent again on the
+        next one (at least once, in order).
+        """
+        inflight: deque[tuple[Publication, asyncio.Future[None]]] = deque()
+        retained: set[asyncio.Future[None]] = set()
+        sent = 0  # the seq of the newest message handed to the client
+        try:
+            while True:
+                key = self.outbox.take_stale()
+                if key is not None:
+                    # Not awaited: a retained topic that fails to get out is
+                    # published again on the next connection (all are, see
+                    # _session), so nothing waits for its PUBACK.
                     topic, payload = self.retained(key)
-                    await client.publish(topic, payload, qos=1, retain=True)
-                except BaseException:
-                    self.outbox.mark_stale(key)  # still stale on the next connection
-                    raise
-                continue
-            head = self.outbox.peek_event()
-            if head is not None:
-                retain = head.retain_key is not None
-                await client.publish(head.topic, head.payload, qos=1, retain=retain)
-                self.outbox.acknowledge(head)
-                continue
-            if not self._online:  # _finish queued the goodbye and it is all out
-                return
-            self._wake.clear()
-            await self._wake.wait()
+                    future = asyncio.ensure_future(
+                        client.publish(topic, payload, qos=1, retain=True)
+                    )
+                    retained.add(future)
+                    future.add_done_callback(retained.discard)
+                    continue
+                while len(inflight) < self.WINDOW:
+                    nxt = self.outbox.next_after(sent)
+                    if nxt is None:
+                        break
+                    retain = nxt.retain_key is not None
+                    future = asyncio.ensure_future(
+                        client.publish(nxt.topic, nxt.payload, qos=1, retain=retain)
+                    )
+                    inflight.append((nxt, future))
+                    sent = nxt.seq
+                if inflight:
+                    publication, future = inflight[0]
+                    if not future.done():
+                        # Wait for the oldest PUBACK or for new messages to send,
+                        # whichever comes first: a new event never waits for a PUBACK.
+                        self._wake.clear()
+                        waker: asyncio.Future[Any] = asyncio.ensure_future(self._wake.wait())
+                        await asyncio.wait({future, waker}, return_when=asyncio.FIRST_COMPLETED)
+                        waker.cancel()
+                    if future.done():
+                        future.result()  # a lost broker raises here
+                        inflight.popleft()
+                        self.outbox.acknowledge(publication)
+                    continue
+                if not self._online:  # _finish queued the goodbye and it is all out
+                    await asyncio.gather(*retained)
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+        finally:
+            pending = [*retained, *(f for _, f in inflight)]
+            for future in pending:
+                future.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _finish(self, broker: asyncio.Future[None]) -> None:
         """Say goodbye on the broker: every line out of service, status offline."""
