@@ -152,3 +152,11 @@ class DiagnosticCode(str, enum.Enum):
         "Give the manager user the 'reporting' (or 'system') write class so "
         "calls that ended during an outage can be settled.",
     )
+    # --- the MQTT gateway (tapievent.gateway) --------------------------------
+    GATEWAY_BUFFER_OVERFLOW = (
+        "gateway-buffer-overflow",
+        "The broker was away longer than the gateway's buffer holds; the oldest events were "
+        "dropped (the message says how many).",
+        "Check the broker; raise --buffer. Line states and the calls snapshot are re-published "
+        "in full, only event history is lost.",
+    )

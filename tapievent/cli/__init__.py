@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(subparsers)
+    importlib.import_module("tapievent.gateway.cli").add_parser(subparsers)
     return parser
 
 

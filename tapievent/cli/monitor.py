@@ -11,6 +11,7 @@ import argparse
 import datetime
 import sys
 
+from ..gateway.monitor import add_mqtt_option
 from ..transports.aio import AsyncClient, connect
 from ._shared import (
     SECRET_ENV,
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_format_argument(parser)
     add_log_arguments(parser)
     parser.set_defaults(func=run)
+    add_mqtt_option(parser)  # --mqtt URL: the same events from a gateway's broker
 
 
 def run(args: argparse.Namespace) -> int:
