@@ -38,7 +38,7 @@ from tapievent.gateway.scheme import (
     line_presence,
     unescape_level,
 )
-from tapievent.strategies import header_values, line_names, unique_ids
+from tapievent.testing.strategies import header_values, line_names, unique_ids
 from tapievent.tracker import CallHandle, TrackedCall
 
 # Any text the codec can hand over: Unicode plus surrogate escapes of undecodable bytes.
