@@ -58,6 +58,7 @@ from .model import NewCallCommand as NewCallCommand
 from .model import OutputEvent as OutputEvent
 from .model import SetCallerIdCommand as SetCallerIdCommand
 from .model import TapiEvent as TapiEvent
+from .model import TapiEventValueError as TapiEventValueError
 from .model import TargetSpec as TargetSpec
 from .model import UnknownCommand as UnknownCommand
 from .model import CALL_STATE_MODE_FAMILIES as CALL_STATE_MODE_FAMILIES
@@ -73,7 +74,6 @@ from .model import LineDigitMode as LineDigitMode
 from .model import LineError as LineError
 from .model import LineGenerateTerm as LineGenerateTerm
 from .model import LineMediaMode as LineMediaMode
-from .model import LineMessage as LineMessage
 from .model import LineOfferingMode as LineOfferingMode
 from .model import LineSpecialInfo as LineSpecialInfo
 from .model import StringFormat as StringFormat
@@ -83,15 +83,17 @@ from .model import lookup_constant as lookup_constant
 from .model import mode_family as mode_family
 
 # --- grammar ---
-from .grammar import CALLER_CONTROLLED as CALLER_CONTROLLED
 from .grammar import DIALSTATUS_MODES as DIALSTATUS_MODES
-from .grammar import DialplanError as DialplanError
 from .grammar import TapiEventSyntaxError as TapiEventSyntaxError
-from .grammar import asterisk_version as asterisk_version
 from .grammar import extract_tapievent as extract_tapievent
 from .grammar import format_tapievent as format_tapievent
 from .grammar import parse_tapievent as parse_tapievent
-from .grammar import to_dialplan as to_dialplan
+
+# --- dialplan.render ---
+from .dialplan.render import CALLER_CONTROLLED as CALLER_CONTROLLED
+from .dialplan.render import DialplanError as DialplanError
+from .dialplan.render import asterisk_version as asterisk_version
+from .dialplan.render import to_dialplan as to_dialplan
 
 # --- tracker ---
 from .tracker import ORIGINATE_VARIABLE as ORIGINATE_VARIABLE

@@ -7,7 +7,7 @@ import json
 import sys
 
 from .dialplan.lint import lint_paths
-from .grammar import DialplanError, asterisk_version
+from .dialplan.render import DialplanError, asterisk_version
 
 DEFAULT_VERSION = "23"
 

@@ -373,7 +373,7 @@ class CallTracker:
         """Process one decoded frame; return the output events it causes, in order.
 
         The banner records the AMI version (it decides how ``make_call``
-        marks its calls). TAPI UserEvents go through :func:`grammar.extract`;
+        marks its calls). TAPI UserEvents go through :func:`grammar.extract_tapievent`;
         ``Hangup``, ``OriginateResponse``, ``VarSet``, ``Newchannel`` and
         ``Rename`` feed the safety net and the originate bookkeeping; every
         other message is ignored at the cost of two dictionary lookups.
@@ -675,11 +675,11 @@ class CallTracker:
 
     def _on_user_event(self, message: Message) -> list[OutputEvent]:
         # Any other spelling that folds to UserEvent* (1.2's UserEventTAPI).
-        return self._tapi(grammar.extract(message))
+        return self._tapi(grammar.extract_tapievent(message, ami_version=self._version))
 
     def _on_exact_user_event(self, message: Message) -> list[OutputEvent]:
-        # "Event: UserEvent" exactly (1.4 and later): extract need not read it again.
-        return self._tapi(grammar.extract_event(message, "UserEvent"))
+        # "Event: UserEvent" exactly (1.4 and later).
+        return self._tapi(grammar.extract_tapievent(message, ami_version=self._version))
 
     def _tapi(self, result: ExtractedEvent | Diagnostic | None) -> list[OutputEvent]:
         if result is None:

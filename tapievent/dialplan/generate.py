@@ -1,6 +1,6 @@
 """Ready-to-paste extensions.conf that raises TAPI events, for one Asterisk version.
 
-Every ``UserEvent`` line comes from :func:`tapievent.grammar.to_dialplan`,
+Every ``UserEvent`` line comes from :func:`tapievent.dialplan.render.to_dialplan`,
 so separators, escaping and caller-id quoting follow the grammar and cannot
 drift from it; this module only decides *which* events to raise where, and
 the few version-dependent applications around them:
@@ -22,8 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .. import grammar
-from ..grammar import DialplanError
 from ..model import (
     CallStateCommand,
     Command,
@@ -34,6 +32,8 @@ from ..model import (
     TapiEvent,
     TargetSpec,
 )
+from . import render
+from .render import DialplanError
 
 __all__ = ["SUPPORTED_VERSIONS", "DialplanError", "generate"]
 
@@ -97,7 +97,7 @@ class _Writer:
         return f"{name}({self.sep.join(args)})"
 
     def event(self, spec: TargetSpec, command: Command) -> str:
-        return grammar.to_dialplan(TapiEvent(spec, command), self.version)
+        return render.to_dialplan(TapiEvent(spec, command), self.version)
 
 
 def generate(
@@ -119,7 +119,7 @@ def generate(
     the number goes. Raises :class:`DialplanError` for an unknown version or
     a name that cannot be used safely.
     """
-    version = grammar.asterisk_version(asterisk)
+    version = render.asterisk_version(asterisk)
     if not lines:
         raise DialplanError("give at least one line (the device Dial rings, e.g. PJSIP/bob)")
     for line in lines:

@@ -42,6 +42,7 @@ import attrs
 
 from .. import grammar
 from ..model import CallStateCommand, LineCallState, NewCallCommand, TapiEvent, UnknownCommand
+from . import render
 from ._args import Arg, iter_refs, split_args, split_first
 from ._findings import ERROR, WARNING, Finding
 from .conf import Dialplan, Priority, read_dialplan
@@ -66,8 +67,8 @@ CODES: dict[str, str] = {
 }
 
 #: Variables and functions whose value the caller (or the far end) chooses:
-#: the set grammar.to_dialplan quotes, so generated dialplan and lint agree.
-CALLER_CONTROLLED = grammar.CALLER_CONTROLLED
+#: the set render.to_dialplan quotes, so generated dialplan and lint agree.
+CALLER_CONTROLLED = render.CALLER_CONTROLLED
 # Built-in variables of 1.2, removed in 1.4 (ami-versions.md section 5).
 _REMOVED_BUILTINS = {
     "CALLERID": "${CALLERID(all)}",
@@ -425,7 +426,7 @@ def _parse_static(text: str) -> tuple[TapiEvent | None, grammar.TapiEventSyntaxE
     """
     for _ in range(8):
         try:
-            return grammar.parse(text), None
+            return grammar.parse_tapievent(text), None
         except grammar.TapiEventSyntaxError as error:
             start, end = _token_at(text, min(_error_index(error), max(len(text) - 1, 0)))
             word = text[start:end]
