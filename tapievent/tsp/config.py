@@ -15,7 +15,7 @@ from pathlib import Path
 
 import attrs
 
-from .bridge import DialPlan
+from .bridge import DialSettings
 
 __all__ = ["BridgeConfig", "ConfigError", "load_config", "parse_config"]
 
@@ -36,7 +36,7 @@ class BridgeConfig:
     lines: tuple[str, ...]
     listen_host: str
     listen_port: int
-    dial: DialPlan
+    dial: DialSettings
 
     def __repr__(self) -> str:
         return (
@@ -119,7 +119,7 @@ def parse_config(
             "no authentication, set allow_remote = yes only behind a firewall"
         )
     timeout = parser.get("dial", "timeout_ms", fallback="").strip()
-    dial = DialPlan(
+    dial = DialSettings(
         context=get("dial", "context", "from-internal"),
         channel=get("dial", "channel", "{line}"),
         caller_id=parser.get("dial", "caller_id", fallback="").strip() or None,
