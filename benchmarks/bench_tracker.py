@@ -94,7 +94,7 @@ def decode_and_event(chunks: list[bytes]) -> int:
 
 
 def breakdown(chunks: list[bytes]) -> tuple[float, float, float, int]:
-    """Microseconds per TAPI UserEvent in grammar.extract and in the tracker core,
+    """Microseconds per TAPI UserEvent in grammar.extract_tapievent and in the tracker core,
     and per other frame in CallTracker.handle (frames decoded beforehand)."""
 
     def decoded() -> list[Message]:
@@ -109,7 +109,7 @@ def breakdown(chunks: list[bytes]) -> tuple[float, float, float, int]:
 
     tapi = [m for m in decoded() if m.get("Event") == "UserEvent"]
     start = time.perf_counter()
-    extracted = [grammar.extract(m) for m in tapi]
+    extracted = [grammar.extract_tapievent(m) for m in tapi]
     t_extract = time.perf_counter() - start
     events = [e for e in extracted if isinstance(e, ExtractedEvent)]
     tracker = CallTracker()
@@ -220,7 +220,8 @@ def throughput(mix: str, frames: int, repeat: int) -> float:
     per_extract, per_core, per_other, n_tapi = breakdown(chunks)
     print(
         f"  per frame: floor {1e6 / floor_rate:.1f} us, full path {1e6 / full_rate:.1f} us; "
-        f"grammar.extract {per_extract:.1f} us and tracker core {per_core:.1f} us per TAPI "
+        f"grammar.extract_tapievent {per_extract:.1f} us and tracker core {per_core:.1f} us "
+        "per TAPI "
         f"UserEvent ({n_tapi} of them); CallTracker.handle {per_other:.1f} us per other frame"
     )
     print(f"  [{mix}] RATIO {ratio:.2f}x floor")

@@ -8,6 +8,8 @@ re-exported in the same order::
       | session     AMISession          login, ActionIDs, replies matched to actions
       | grammar     extract_tapievent   UserEvent(TAPI,TAPIEVENT: ...) -> TapiEvent
       | tracker     CallTracker         calls by unique id, Originate -> events
+      | connection  Connection          session + tracker in one object: what a runtime drives
+      |             Supervisor          when to reconnect, back off, resync or give up
       v
     NewCall, CallInfo, CallState, LineDevState, Diagnostic (DiagnosticCode)
       | transports, tsp, cli            the runtimes: sockets, threads, clocks
@@ -61,8 +63,10 @@ from .grammar import (
     parse_tapievent,
     format_tapievent,
     TapiEventSyntaxError,
-    CALLER_CONTROLLED,
     DIALSTATUS_MODES,
+)
+from .dialplan.render import (
+    CALLER_CONTROLLED,
     to_dialplan,
     asterisk_version,
     DialplanError,
@@ -77,6 +81,7 @@ from .model import (
     HangupCommand,
     SetCallerIdCommand,
     UnknownCommand,
+    TapiEventValueError,
 )
 
 # --- TAPI events -> calls (tracker) ---
@@ -102,7 +107,6 @@ from ._diagnostics import DiagnosticCode
 # --- the values of tapi.h the events carry ---
 from .model import (
     TapiMessage,
-    LineMessage,
     LineCallState,
     LineDisconnectMode,
     LineConnectedMode,
@@ -129,11 +133,20 @@ from .model import (
     lookup_constant,
 )
 
-# --- errors, raised anywhere along the path ---
+# --- session + tracker in one object, and its reconnect supervisor (connection) ---
+from .connection import Connection, ConnectionEvent
+from .supervisor import ReconnectPolicy, Supervisor
+
+# --- errors: the protocol's (who broke it) and the runtimes' (the connection failed) ---
 from ._errors import (
     ProtocolError,
     LocalProtocolError,
     RemoteProtocolError,
+    TransportError,
+    AuthenticationError,
+    ConnectionLostError,
+    ActionTimeoutError,
+    ActionFailedError,
 )
 
 __all__ = [
@@ -184,6 +197,7 @@ __all__ = [
     "HangupCommand",
     "SetCallerIdCommand",
     "UnknownCommand",
+    "TapiEventValueError",
     # TAPI events -> calls
     "CallTracker",
     "TrackedCall",
@@ -200,7 +214,6 @@ __all__ = [
     "DiagnosticCode",
     # the values of tapi.h
     "TapiMessage",
-    "LineMessage",
     "LineCallState",
     "LineDisconnectMode",
     "LineConnectedMode",
@@ -225,21 +238,20 @@ __all__ = [
     "LineError",
     "constant_name",
     "lookup_constant",
+    # connection
+    "Connection",
+    "ConnectionEvent",
+    "ReconnectPolicy",
+    "Supervisor",
     # errors
     "ProtocolError",
     "LocalProtocolError",
     "RemoteProtocolError",
+    "TransportError",
+    "AuthenticationError",
+    "ConnectionLostError",
+    "ActionTimeoutError",
+    "ActionFailedError",
 ]
-
-# --- connection: session + tracker in one sans-IO object, and its reconnect supervisor ---
-from .connection import Connection as Connection
-from .connection import ConnectionEvent as ConnectionEvent
-from .supervisor import ReconnectPolicy as ReconnectPolicy
-from .supervisor import Supervisor as Supervisor
-from ._errors import TransportError as TransportError
-from ._errors import AuthenticationError as AuthenticationError
-from ._errors import ConnectionLostError as ConnectionLostError
-from ._errors import ActionTimeoutError as ActionTimeoutError
-from ._errors import ActionFailedError as ActionFailedError
 
 __version__ = "0.1.0"

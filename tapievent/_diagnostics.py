@@ -61,6 +61,15 @@ class DiagnosticCode(str, enum.Enum):
         "A TAPIEVENT body did not parse; the message names the column.",
         "Fix the dialplan text; 'tapievent lint' finds it before a call does.",
     )
+    FORGED_HEADER = (
+        "forged-header",
+        "A UserEvent held a TAPIEVENT, Uniqueid or UserEvent line where Asterisk never "
+        "writes one, as a caller name with line breaks makes on Asterisk 12.0-13.4; the "
+        "line was ignored, or the whole event when Asterisk's own lines could not be told "
+        "from the forged ones.",
+        "Upgrade to Asterisk 13.5 or later, or strip line breaks from caller names where "
+        "calls enter the dialplan (docs/protocol.md section 6).",
+    )
     # --- the call tracker ---------------------------------------------------
     DUPLICATE_NEWCALL = (
         "duplicate-newcall",

@@ -188,7 +188,7 @@ class CallTracker:
         """Process one decoded frame; return the output events it causes, in order.
 
         The banner records the AMI version (it decides how ``make_call``
-        marks its calls). TAPI UserEvents go through :func:`grammar.extract`;
+        marks its calls). TAPI UserEvents go through :func:`grammar.extract_tapievent`;
         ``Hangup``, ``OriginateResponse``, ``VarSet``, ``Newchannel``,
         ``Newexten`` and ``Rename`` feed the safety net and the originate
         bookkeeping; every other message is ignored at the cost of two
@@ -270,11 +270,11 @@ class CallTracker:
 
     def _on_user_event(self, message: Message) -> list[OutputEvent]:
         # Any other spelling that folds to UserEvent* (1.2's UserEventTAPI).
-        return self._tapi(message, grammar.extract(message))
+        return self._tapi(message, grammar.extract_tapievent(message, ami_version=self._version))
 
     def _on_exact_user_event(self, message: Message) -> list[OutputEvent]:
-        # "Event: UserEvent" exactly (1.4 and later): extract need not read it again.
-        return self._tapi(message, grammar.extract_event(message, "UserEvent"))
+        # "Event: UserEvent" exactly (1.4 and later).
+        return self._tapi(message, grammar.extract_tapievent(message, ami_version=self._version))
 
     def _tapi(
         self, message: Message, result: ExtractedEvent | Diagnostic | None

@@ -1,6 +1,6 @@
 """A model of what Asterisk does with a ``UserEvent(...)`` line, per version.
 
-Tests use it to check ``grammar.to_dialplan`` the way Asterisk would run
+Tests use it to check ``dialplan.render.to_dialplan`` the way Asterisk would run
 it, from the ``extensions.conf`` text to the AMI bytes a client receives
 (ami-versions.md sections 2.1-2.4; splitter and QUOTE() behaviour read from
 Asterisk's main/app.c, funcs/func_strings.c, main/config.c and
@@ -154,12 +154,15 @@ def substitute(data: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
+_NESTING = {"(": ("paren", 1), ")": ("paren", -1), "[": ("bracket", 1), "]": ("bracket", -1)}
+
+
 def separate_args(buf: str, delim: str, *, brackets: bool, max_args: int = 101) -> list[str]:
     """``__ast_app_separate_args(buf, delim, remove_chars=1, ...)`` (main/app.c)."""
     args: list[str] = []
     if not buf:
         return args
-    paren = quote_on = bracket = 0
+    depth = {"paren": 0, "bracket": 0, "quote": 0}
     i = 0
     n = len(buf)
     last_was_delim = False
@@ -168,16 +171,11 @@ def separate_args(buf: str, delim: str, *, brackets: bool, max_args: int = 101) 
         last_was_delim = False
         while i < n:
             ch = buf[i]
-            if ch == "(":
-                paren += 1
-            elif ch == ")":
-                paren = max(paren - 1, 0)
-            elif brackets and ch == "[":
-                bracket += 1
-            elif brackets and ch == "]":
-                bracket = max(bracket - 1, 0)
+            nesting = _NESTING.get(ch)
+            if nesting is not None and (brackets or nesting[0] == "paren"):
+                depth[nesting[0]] = max(depth[nesting[0]] + nesting[1], 0)
             elif ch == '"':
-                quote_on ^= 1
+                depth["quote"] ^= 1
                 i += 1
                 continue
             elif ch == "\\":
@@ -185,7 +183,7 @@ def separate_args(buf: str, delim: str, *, brackets: bool, max_args: int = 101) 
                     current.append(buf[i + 1])
                 i += 2
                 continue
-            elif ch == delim and not paren and not quote_on and not bracket:
+            elif ch == delim and not any(depth.values()):
                 i += 1
                 last_was_delim = True
                 break
@@ -292,3 +290,86 @@ def wire(version: str, application_call: str, values: Mapping[str, str]) -> byte
 def run(version: str, application_call: str, values: Mapping[str, str]) -> list[Message]:
     """From an ``extensions.conf`` application call to the messages a client decodes."""
     return decode(version, wire(version, application_call, values))
+
+
+# --------------------------------------------------------------------------- snapshot by release
+
+# The banner's AMI version of each release whose snapshot differs
+# (include/asterisk/manager.h AMI_VERSION at each tag).
+SNAPSHOT_AMI: Mapping[tuple[int, int], tuple[int, ...]] = {
+    (12, 0): (2, 0, 0),  # 12.0-12.2: the channel-blob path, names not escaped
+    (12, 8): (2, 5, 0),  # 12.3+: the multi-object blob path, names not escaped
+    (13, 0): (2, 5, 0),
+    (13, 2): (2, 7, 0),  # + Language
+    (13, 4): (2, 7, 0),
+    (13, 5): (2, 8, 0),  # + Linkedid; names C-escaped (commit f5d5aa67dc)
+    (22, 10): (11, 0, 0),
+}
+
+_C_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+    "'": "\\'",
+    '"': '\\"',
+    "?": "\\?",
+}
+
+
+def c_escape(text: str) -> str:
+    """``ast_escape_c_alloc()`` (main/utils.c), which 13.5+ applies to snapshot names."""
+    return "".join(_C_ESCAPES.get(ch, ch) for ch in text)
+
+
+def snapshot_userevent(
+    release: tuple[int, int],
+    body: list[str],
+    *,
+    caller_name: str = "Alice",
+    connected_name: str = "<unknown>",
+    uniqueid: str = UNIQUEID,
+) -> bytes:
+    """The bytes of a 12+ ``UserEvent(TAPI,...)`` from a channel with these names.
+
+    ``ast_manager_build_channel_state_string_prefix()`` at each release
+    (12.8.2, 13.4.0, 13.5.0, 22.10.1: main/manager_channels.c), then
+    ``UserEvent: TAPI`` and the ``key: value`` body lines as given. Before
+    13.5 the names go on the wire as they are, line breaks included.
+    """
+    escape = c_escape if release >= (13, 5) else str
+    lines = [
+        "Event: UserEvent",
+        "Privilege: user,all",
+        f"Channel: {CHANNEL}",
+        "ChannelState: 6",
+        "ChannelStateDesc: Up",
+        "CallerIDNum: 100",
+        f"CallerIDName: {escape(caller_name)}",
+        "ConnectedLineNum: 200",
+        f"ConnectedLineName: {escape(connected_name)}",
+    ]
+    if release >= (13, 2):
+        lines.append("Language: en")
+    lines += ["AccountCode: ", "Context: from-internal", "Exten: 200", "Priority: 3"]
+    lines.append(f"Uniqueid: {uniqueid}")
+    if release >= (13, 5):
+        lines.append(f"Linkedid: {uniqueid}")
+    lines += ["UserEvent: TAPI", *body]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def decode_bytes(payload: bytes) -> list[Message]:
+    """Every message tapievent's decoder reads from ``payload`` (no banner)."""
+    decoder = AMIDecoder()
+    decoder.receive_data(payload)
+    decoder.receive_eof()
+    messages: list[Message] = []
+    while (frame := decoder.next_frame()) is not NEED_DATA:
+        if isinstance(frame, Message):
+            messages.append(frame)
+    return messages

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tapievent import grammar
+from tapievent.dialplan import render
 from tapievent.dialplan.conf import parse_dialplan
 from tapievent.dialplan.generate import (
     DOLLAR_VARIABLE,
@@ -25,7 +26,7 @@ LINES = ["PJSIP/bob", "PJSIP/bobbett"]
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
 def test_generated_dialplan_passes_lint_for_its_version(version: str) -> None:
     text = generate(version, LINES)
-    assert lint(text, grammar.asterisk_version(version)) == []
+    assert lint(text, render.asterisk_version(version)) == []
 
 
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
@@ -38,13 +39,13 @@ def test_every_userevent_is_exactly_what_to_dialplan_renders(version: str) -> No
         call = f"UserEvent({step.data})"
         body = call[len("UserEvent(TAPI,TAPIEVENT: ") : -1]
         # Undo the escaping for the version's splitter to get the event text back.
-        event = grammar.parse(re.sub(r"\\(.)", r"\1", body))
-        assert grammar.to_dialplan(event, version) == call
+        event = grammar.parse_tapievent(re.sub(r"\\(.)", r"\1", body))
+        assert render.to_dialplan(event, version) == call
 
 
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
 def test_version_specific_choices(version: str) -> None:
-    v = grammar.asterisk_version(version)
+    v = render.asterisk_version(version)
     text = generate(version, LINES)
     steps = parse_dialplan(text).priorities()
     dials = [p.data for p in steps if p.app == "Dial"]
@@ -152,4 +153,4 @@ line_names = st.from_regex(r"(PJSIP|SIP|IAX2|DAHDI)/[A-Za-z0-9_.@:+=-]{1,12}", f
     st.lists(line_names, min_size=1, max_size=4, unique=True), st.sampled_from(SUPPORTED_VERSIONS)
 )
 def test_any_valid_lines_give_a_clean_dialplan(lines: list[str], version: str) -> None:
-    assert lint(generate(version, lines), grammar.asterisk_version(version)) == []
+    assert lint(generate(version, lines), render.asterisk_version(version)) == []

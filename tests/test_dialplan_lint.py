@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tapievent.dialplan._args import iter_refs, split_args, split_first
 from tapievent.dialplan.lint import CODES, lint, lint_paths
-from tapievent.grammar import asterisk_version
+from tapievent.dialplan.render import asterisk_version
 
 HERE = Path(__file__).parent
 CORPUS = HERE / "dialplans"

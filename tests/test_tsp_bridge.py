@@ -34,7 +34,7 @@ from tapievent.tsp import (
     Bridge,
     BridgeProtocolError,
     ConfigError,
-    DialPlan,
+    DialSettings,
     FrameDecoder,
     FrameLimits,
     ShimSession,
@@ -348,7 +348,7 @@ class FakePort:
     def call_key_of(self, handle: CallHandle) -> str | None:
         return handle.channel_id
 
-    async def make_call(self, line: str, destination: str, dial: DialPlan) -> CallHandle:
+    async def make_call(self, line: str, destination: str, dial: DialSettings) -> CallHandle:
         self.log.append(("make_call", line, destination, dial.channel_for(line)))
         if self.fail:
             raise LocalProtocolError("refused")
@@ -390,7 +390,9 @@ class Shim:
 
 
 async def start(port: FakePort) -> tuple[Bridge, asyncio.Task[None], Shim]:
-    bridge = Bridge(port, dial=DialPlan(channel="PJSIP/{line}", transfer_context="xfer"), port=0)
+    bridge = Bridge(
+        port, dial=DialSettings(channel="PJSIP/{line}", transfer_context="xfer"), port=0
+    )
     await bridge.start()
     pump = asyncio.ensure_future(bridge.run())
     shim = Shim(*await asyncio.open_connection("127.0.0.1", bridge.port))

@@ -29,7 +29,7 @@ import pytest
 
 from tapievent.testing import FakeAsterisk
 from tapievent.transports.aio import AsyncClient, connect
-from tapievent.tsp import Bridge, ClientPort, DialPlan
+from tapievent.tsp import Bridge, ClientPort, DialSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 TSP = ROOT / "windows"
@@ -146,7 +146,7 @@ class Stack:
         assert self.client is not None
         self.bridge = Bridge(
             ClientPort(self.client),
-            dial=DialPlan(context="outbound", transfer_context="transfers"),
+            dial=DialSettings(context="outbound", transfer_context="transfers"),
             port=self.bridge_port,
         )
         await self.bridge.start()

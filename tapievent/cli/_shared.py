@@ -40,7 +40,7 @@ import attrs
 from .._errors import LocalProtocolError
 from ..ami_codec import Message
 from ..dialplan.generate import SUPPORTED_VERSIONS
-from ..grammar import DialplanError, asterisk_version
+from ..dialplan.render import DialplanError, asterisk_version
 from ..model import (
     CallerId,
     CallInfo,

@@ -8,7 +8,7 @@ import sys
 
 from ..dialplan._findings import Finding
 from ..dialplan.lint import lint, lint_paths
-from ..grammar import DialplanError
+from ..dialplan.render import DialplanError
 from ._shared import asterisk_release, printable
 
 DEFAULT_VERSION = "23"

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from ..grammar import reference_end
+from .render import reference_end
 
 __all__ = ["Arg", "VarRef", "iter_refs", "split_args", "split_first"]
 

@@ -46,7 +46,7 @@ def parse_static(text: str) -> tuple[TapiEvent | None, grammar.TapiEventSyntaxEr
     """
     for _ in range(8):
         try:
-            return grammar.parse(text), None
+            return grammar.parse_tapievent(text), None
         except grammar.TapiEventSyntaxError as error:
             start, end = token_at(text, min(error_index(error), max(len(text) - 1, 0)))
             word = text[start:end]

@@ -1,6 +1,6 @@
 """Ready-to-paste extensions.conf that raises TAPI events, for one Asterisk version.
 
-Every ``UserEvent`` line comes from :func:`tapievent.grammar.to_dialplan`,
+Every ``UserEvent`` line comes from :func:`tapievent.dialplan.render.to_dialplan`,
 so separators, escaping and caller-id quoting follow the grammar and cannot
 drift from it; this module only decides *which* events to raise where, and
 the few version-dependent applications around them:
@@ -24,8 +24,6 @@ from collections.abc import Sequence
 
 import attrs
 
-from .. import grammar
-from ..grammar import DialplanError
 from ..model import (
     CallStateCommand,
     Command,
@@ -36,6 +34,8 @@ from ..model import (
     TapiEvent,
     TargetSpec,
 )
+from . import render
+from .render import DialplanError
 
 __all__ = [
     "DOLLAR_VARIABLE",
@@ -112,7 +112,7 @@ class _Writer:
         return f"{name}({self.sep.join(args)})"
 
     def event(self, spec: TargetSpec, command: Command) -> str:
-        return grammar.to_dialplan(TapiEvent(spec, command), self.version)
+        return render.to_dialplan(TapiEvent(spec, command), self.version)
 
 
 def generate(
@@ -134,7 +134,7 @@ def generate(
     the number goes. Raises :class:`DialplanError` for an unknown version or
     a name that cannot be used safely.
     """
-    version = grammar.asterisk_version(asterisk)
+    version = render.asterisk_version(asterisk)
     plan = _Plan(
         version=version,
         lines=tuple(lines),
@@ -357,7 +357,7 @@ def _guarded_caller_id(w: _Writer, plan: _Plan) -> None:
     name, number = f"${{{NAME_VARIABLE}}}", f"${{{NUMBER_VARIABLE}}}"
     untrusted = (NAME_VARIABLE, NUMBER_VARIABLE)
     caller = SetCallerIdCommand(f"{name} <{number}>")
-    event = grammar.to_dialplan(TapiEvent(plan.own, caller), plan.version, untrusted=untrusted)
+    event = render.to_dialplan(TapiEvent(plan.own, caller), plan.version, untrusted=untrusted)
     w.comment(
         "The name is quoted on its own: CALLERID(all) leaves a '\"' in it unescaped.",
         "UserEvent fails on a caller id that is not UTF-8 and would hang the caller up.",

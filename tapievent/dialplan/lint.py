@@ -46,6 +46,7 @@ import attrs
 
 from .. import grammar
 from ..model import CallStateCommand, LineCallState, NewCallCommand, TapiEvent, UnknownCommand
+from . import render
 from ._args import Arg, iter_refs, split_args, split_first
 from ._findings import ERROR, WARNING, Finding
 from ._guard import dollar_variables, first_expansion_refs, inner_user_event
@@ -81,8 +82,8 @@ CODES: dict[str, str] = {
 }
 
 #: Variables and functions whose value the caller (or the far end) chooses:
-#: the set grammar.to_dialplan quotes, so generated dialplan and lint agree.
-CALLER_CONTROLLED = grammar.CALLER_CONTROLLED
+#: the set render.to_dialplan quotes, so generated dialplan and lint agree.
+CALLER_CONTROLLED = render.CALLER_CONTROLLED
 # Built-in variables of 1.2, removed in 1.4 (ami-versions.md section 5).
 _REMOVED_BUILTINS = {
     "CALLERID": "${CALLERID(all)}",

@@ -6,7 +6,7 @@ live calls, make_call, hangup, redirect, digits -- so the Windows TSP
 bridge (and ``tapievent monitor --mqtt``) run with the broker as their
 source. Requests travel as MQTT 5 requests with a response topic under
 ``.../reply/<account>/`` and fresh correlation data; the gateway decides
-the dial context and channel, so ``DialPlan`` settings of the bridge are
+the dial context and channel, so ``DialSettings`` settings of the bridge are
 not used here.
 
 When the gateway goes offline (its status, or its last will) or the

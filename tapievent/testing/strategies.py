@@ -185,6 +185,7 @@ def chunkings(data: bytes) -> st.SearchStrategy[list[bytes]]:
 # values for round trips, and messy text for "parse raises nothing but its
 # own error" properties.
 
+from .._lexical import line_problem, split_words, unique_id_problem  # noqa: E402
 from ..model import (  # noqa: E402 - this section is maintained separately
     CALL_STATE_MODE_FAMILIES,
     CallStateCommand,
@@ -196,9 +197,6 @@ from ..model import (  # noqa: E402 - this section is maintained separately
     TapiEvent,
     TargetSpec,
     UnknownCommand,
-    line_problem,
-    split_words,
-    unique_id_problem,
 )
 
 __all__ += [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .bridge import AmiPort as AmiPort
 from .bridge import Bridge as Bridge
 from .bridge import ClientPort as ClientPort
-from .bridge import DialPlan as DialPlan
+from .bridge import DialSettings as DialSettings
 from .bridge import dialable as dialable
 from .config import BridgeConfig as BridgeConfig
 from .config import ConfigError as ConfigError

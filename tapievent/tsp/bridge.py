@@ -44,7 +44,7 @@ from .protocol import (
     reply,
 )
 
-__all__ = ["AmiPort", "Bridge", "ClientPort", "DialPlan", "dialable"]
+__all__ = ["AmiPort", "Bridge", "ClientPort", "DialSettings", "dialable"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def dialable(address: str) -> str:
 
 
 @attrs.frozen(slots=True)
-class DialPlan:
+class DialSettings:
     """Where calls made and transferred through the TSP go in Asterisk.
 
     ``channel`` is the Originate channel for a line, with ``{line}`` replaced
@@ -96,7 +96,7 @@ class AmiPort(Protocol):
 
     def call_key_of(self, handle: CallHandle) -> str | None: ...
 
-    async def make_call(self, line: str, destination: str, dial: DialPlan) -> CallHandle: ...
+    async def make_call(self, line: str, destination: str, dial: DialSettings) -> CallHandle: ...
 
     async def hangup(self, call: str | CallHandle) -> None: ...
 
@@ -135,7 +135,7 @@ class ClientPort:
     def call_key_of(self, handle: CallHandle) -> str | None:
         return self.client.tracker.call_key_of(handle)
 
-    async def make_call(self, line: str, destination: str, dial: DialPlan) -> CallHandle:
+    async def make_call(self, line: str, destination: str, dial: DialSettings) -> CallHandle:
         return await self.client.make_call(
             line,
             destination,
@@ -191,13 +191,13 @@ class Bridge:
         self,
         ami: AmiPort,
         *,
-        dial: DialPlan | None = None,
+        dial: DialSettings | None = None,
         host: str = "127.0.0.1",
         port: int = 5070,
         limits: FrameLimits | None = None,
     ) -> None:
         self.ami = ami
-        self.dial = dial or DialPlan()
+        self.dial = dial or DialSettings()
         self.host = host
         self._port = port
         self.limits = limits or FrameLimits()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import attrs
 
-from .bridge import DialPlan
+from .bridge import DialSettings
 
 __all__ = ["BridgeConfig", "ConfigError", "load_config", "parse_config"]
 
@@ -36,7 +36,7 @@ class BridgeConfig:
     lines: tuple[str, ...]
     listen_host: str
     listen_port: int
-    dial: DialPlan
+    dial: DialSettings
 
     def __repr__(self) -> str:
         return (
@@ -148,9 +148,9 @@ def _listen(ini: _Ini) -> str:
     return listen
 
 
-def _dial(ini: _Ini) -> DialPlan:
+def _dial(ini: _Ini) -> DialSettings:
     timed = ini.optional("dial", "timeout_ms") is not None
-    return DialPlan(
+    return DialSettings(
         context=ini.get("dial", "context", "from-internal"),
         channel=ini.get("dial", "channel", "{line}"),
         caller_id=ini.optional("dial", "caller_id"),
