@@ -69,3 +69,23 @@ def best_of(
         count = func(chunks)
         best = min(best, time.perf_counter() - start)
     return best, count
+
+
+def best_of_each(
+    repeat: int, funcs: list[Callable[[list[bytes]], int]], chunks: list[bytes]
+) -> list[tuple[float, int]]:
+    """For each function, the fastest of ``repeat`` rounds and its count.
+
+    Rounds interleave the functions (one run of each per round), so a load
+    that changes during the benchmark affects every row alike and ratios
+    measured in the same run stay comparable.
+    """
+    best = [float("inf")] * len(funcs)
+    counts = [0] * len(funcs)
+    for _ in range(repeat):
+        for i, func in enumerate(funcs):
+            gc.collect()
+            start = time.perf_counter()
+            counts[i] = func(chunks)
+            best[i] = min(best[i], time.perf_counter() - start)
+    return list(zip(best, counts, strict=True))

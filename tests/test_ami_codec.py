@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docs_examples import run_python_blocks
@@ -29,6 +30,7 @@ from tapievent.ami_codec import (
     LineTooLong,
     LocalProtocolError,
     Message,
+    MissingEndMarker,
     RemoteProtocolError,
     TooManyHeaders,
     TruncatedFrame,
@@ -61,7 +63,7 @@ def feed(
         while True:
             try:
                 frame = dec.next_frame()
-            except (LimitExceeded, TruncatedFrame) as exc:
+            except (LimitExceeded, TruncatedFrame, MissingEndMarker) as exc:
                 error((type(exc).__name__, exc.offset, str(exc)))
                 continue
             if frame is NEED_DATA:
@@ -411,38 +413,121 @@ def test_limits_must_be_positive_ints(bad: object) -> None:
         AMIDecoder(max_headers=bad)  # type: ignore[arg-type]
 
 
-def test_one_byte_reads_are_linear_no_rescanning() -> None:
-    # Count the bytes the decoder hands to find()/count(): with no
-    # rescanning, 1-byte reads cost a small constant per byte, the same for
-    # a 1 KiB and a 64 KiB frame. A rescanning decoder would examine
-    # O(frame length) bytes per read.
-    for size in (1024, 65536):
-        frame = (
+class CountingBytes(bytearray):
+    """A receive buffer that counts the bytes every search and copy spans.
+
+    Installed by the linearity tests only, so the decoder's hot path carries
+    no counter: ``examined`` is what the C-level searches (find, rfind,
+    count, index) and slice copies the decoder asks for cover.
+    """
+
+    examined = 0
+
+    def _span(self, start: int | None, end: int | None, found: int = -1, width: int = 0) -> None:
+        n = len(self)
+        lo = 0 if start is None else min(max(start + n if start < 0 else start, 0), n)
+        hi = n if end is None else min(max(end + n if end < 0 else end, 0), n)
+        if found >= 0:
+            hi = min(hi, found + width)
+        self.examined += max(0, hi - lo)
+
+    def find(self, sub: bytes, start: int | None = None, end: int | None = None) -> int:  # type: ignore[override]
+        found = super().find(sub, start, end)
+        self._span(start, end, found, len(sub))
+        return found
+
+    def rfind(self, sub: bytes, start: int | None = None, end: int | None = None) -> int:  # type: ignore[override]
+        found = super().rfind(sub, start, end)
+        self._span(start if found < 0 else found, end)
+        return found
+
+    def count(self, sub: bytes, start: int | None = None, end: int | None = None) -> int:  # type: ignore[override]
+        self._span(start, end)
+        return super().count(sub, start, end)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            self._span(key.start, key.stop)
+        return super().__getitem__(key)
+
+
+def counting_decoder(**limits: int) -> tuple[AMIDecoder, CountingBytes]:
+    dec = AMIDecoder(**limits)
+    counter = CountingBytes()
+    dec._buffer.data = counter
+    return dec, counter
+
+
+def test_counting_buffer_counts_what_a_rescanning_search_would_cost() -> None:
+    # The probe itself can fail: searching a whole buffer again per byte is
+    # quadratic, and the count says so.
+    data = CountingBytes(b"x" * 1000)
+    for i in range(1000):
+        data.find(b"\n\r\n", 0)
+        assert data.examined == 1000 * (i + 1)
+
+
+@pytest.mark.parametrize(
+    "frame_of",
+    [
+        lambda size: (
             b"Event: Big\r\n"
             + b"".join(b"H%d: %s\r\n" % (i, b"v" * 40) for i in range(size // 46))
             + b"\r\n"
-        )
-        dec = AMIDecoder(max_headers=10_000)
+        ),
+        lambda size: (
+            b"Event: Big\n"
+            + b"".join(b"H%d: %s\n" % (i, b"v" * 40) for i in range(size // 46))
+            + b"\n"
+        ),
+        lambda size: (
+            b"Response: Follows\r\nPrivilege: Command\r\n"
+            + b"row\n\n" * (size // 5)
+            + b"--END COMMAND--\r\n\r\n"
+        ),
+    ],
+    ids=["crlf", "bare-lf", "follows"],
+)
+def test_one_byte_reads_are_linear_no_rescanning(frame_of: Callable[[int], bytes]) -> None:
+    # Fed one byte per read, the decoder must cost a small constant per
+    # byte, the same for a 1 KiB and a 64 KiB frame. A decoder that
+    # re-searched what it already searched would examine O(frame length)
+    # bytes per read.
+    for size in (1024, 65536):
+        frame = frame_of(size)
+        dec, counter = counting_decoder(max_headers=100_000)
+        got = []
         for i in range(len(frame)):
             dec.receive_data(frame[i : i + 1])
-            got = dec.next_frame()
-        assert isinstance(got, Message)
-        assert dec._examined <= 12 * len(frame), (size, dec._examined / len(frame))
+            if (frame_out := dec.next_frame()) is not NEED_DATA:
+                got.append(frame_out)
+        assert len(got) == 1 and isinstance(got[0], Message)
+        assert counter.examined <= 24 * len(frame), (size, counter.examined / len(frame))
 
 
-def test_one_large_read_of_frames_that_end_every_batch_is_linear() -> None:
-    # Frames received together are cut in batches; a frame the batch cannot
-    # vouch for (here a bare-LF blank line) ends it. The frames after it must
-    # not be searched again by every later batch.
+@pytest.mark.parametrize(
+    "unit",
+    [
+        b"Event: A\r\nUniqueid: 1\r\n\r\nEvent: B\n\n",
+        b"Event: A\n\n",  # issue 15 #8: quadratic with no CRLF blank line ahead
+        b"Event: A\r\nX: a: b\r\n\r\n",  # the batch declines these frames
+        b"Response: Follows\r\nPrivilege: Command\r\nx\n--END COMMAND--\r\n\r\n",
+    ],
+    ids=["mixed", "bare-lf", "declined", "follows"],
+)
+def test_one_large_read_of_many_frames_is_linear(unit: bytes) -> None:
+    # Frames received together are cut in batches; a frame the batch
+    # cannot vouch for ends it. The frames after it must not be searched
+    # again by every later frame or batch.
     for count in (100, 3000):
-        stream = (b"Event: A\r\nUniqueid: 1\r\n\r\n" + b"Event: B\n\n") * count
-        dec = AMIDecoder()
+        stream = unit * count
+        dec, counter = counting_decoder()
         dec.receive_data(stream)
         frames = []
         while (frame := dec.next_frame()) is not NEED_DATA:
             frames.append(frame)
-        assert [m.get("Event") for m in frames if isinstance(m, Message)] == ["A", "B"] * count
-        assert dec._examined <= 12 * len(stream), (count, dec._examined / len(stream))
+        assert len(frames) == count * unit.count(b"\n\n") + count * unit.count(b"\n\r\n")
+        assert counter.examined <= 12 * len(stream), (count, counter.examined / len(stream))
 
 
 _FRAMING_TOKENS = st.sampled_from(
