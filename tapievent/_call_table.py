@@ -24,6 +24,13 @@ The channel name of a call may be unknown for a while (Asterisk 1.4-11
 UserEvents name no channel); :attr:`CallTable.channel_unknown` counts those
 calls so that ordinary channel events pay for a ``Uniqueid`` lookup only
 while the count is not zero.
+
+A failed UserEvent leaves no event of its own (Asterisk 12+ drop one whose
+argument is not UTF-8, and hang up), only the ``Newexten`` published before
+it ran. A call remembers that Newexten until its UserEvent arrives; the
+channel's next Newexten or its Hangup first gives ``userevent-failed``
+(:meth:`CallTable.on_newexten`). ``app_running`` counts the calls waiting
+so, for the same reason as ``channel_unknown``.
 """
 
 from __future__ import annotations
