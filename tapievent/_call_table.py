@@ -132,17 +132,24 @@ def snapshot_caller_id(message: Message) -> CallerId | None:
     :class:`CallerId` cannot hold (``<`` or ``>`` in it) is left out rather
     than guessed at.
     """
-    number = message.get("CallerIDNum")
-    name = message.get("CallerIDName")
-    if number in _UNKNOWN_ID:
-        number = None
-    if name in _UNKNOWN_ID:
-        name = None
+    number = _snapshot_value(message, "CallerIDNum")
+    name = _snapshot_value(message, "CallerIDName")
     if number is not None and ("<" in number or ">" in number):
         number = None
     if number is None and name is None:
         return None
     return CallerId(name, number)
+
+
+def _snapshot_value(message: Message, name: str) -> str | None:
+    # A caller id part, or None for "absent". No AMI value holds CR or LF, but
+    # a hostile peer may send NUL, which a CallerId refuses: dropped, as
+    # CallerId.parse drops it.
+    value = message.get(name)
+    if value is None:
+        return None
+    value = value.replace("\0", "")
+    return None if value in _UNKNOWN_ID else value
 
 
 class CallTable:
