@@ -7,8 +7,9 @@ reads to a decoder whose every frame goes to ``CallTracker.handle``: the
 full path from the socket's bytes to ``NewCall``/``CallState``/``CallInfo``
 values. The floor, timed in the same run on the same stream, is the least a
 Python decoder can do (``bytes.split`` on the blank line plus a dict per
-frame, as in ``bench_codec.py``) and understands nothing. The issue's target
-is the full path at >= 0.7x the floor's frames/s.
+frame, as in ``bench_codec.py``) and understands nothing. Issue 10's target
+for bytes to TAPI events on the realistic mix is >= 0.8x the floor's frames/s
+(through the connection object, which adds the session to this path).
 
 Both mixes of ``ami_stream`` are measured in every run and labelled: the
 **realistic** one (capture 12's ring-group call repeated, 5.7% TAPI
@@ -21,6 +22,8 @@ Memory: ``--calls`` concurrent calls are announced with Asterisk 20
 ``LINE_NEWCALL`` UserEvents (decoded from bytes, so the strings the tracker
 keeps are the ones a live connection would give it) and tracemalloc measures
 what the tracker holds per call once the input is gone. Target: <= 1 KiB.
+The frames carry the channel snapshot's caller id and no command follows the
+NEWCALL, so every call also holds the caller id kept for it: the worst case.
 Then every call goes IDLE and the tracker must be empty again.
 """
 
@@ -42,7 +45,7 @@ from ami_stream import CAPTURE, MIXES, generate_stream, mix_counts  # noqa: E402
 from harness import READ, best_of, chunked, decode_frames, floor  # noqa: E402
 
 from tapievent import NEED_DATA, AMIDecoder, Message, grammar  # noqa: E402
-from tapievent.model import Diagnostic, ExtractedEvent, NewCall  # noqa: E402
+from tapievent.model import CallState, Diagnostic, ExtractedEvent, NewCall  # noqa: E402
 from tapievent.tracker import CallTracker  # noqa: E402
 
 
@@ -148,13 +151,14 @@ def newcall_stream(calls: int, body: str = "LINE_NEWCALL PJSIP/{line}") -> Itera
         ).encode()
 
 
-def feed(tracker: CallTracker, stream: Iterator[bytes]) -> int:
+def feed(tracker: CallTracker, stream: Iterator[bytes], kind: type = NewCall) -> int:
+    """Feed ``stream``; return how many output events of type ``kind`` came out."""
     decoder = AMIDecoder()
     produced = 0
     for frame_bytes in stream:
         decoder.receive_data(frame_bytes)
         while (frame := decoder.next_frame()) is not NEED_DATA:
-            produced += len(tracker.handle(frame))
+            produced += sum(isinstance(e, kind) for e in tracker.handle(frame))
     return produced
 
 
@@ -172,8 +176,10 @@ def memory_per_call(calls: int) -> tuple[float, float, int, int]:
     tracemalloc.stop()
     assert announced == calls == tracker.call_count, (announced, tracker.call_count)
     peak = tracker.call_count
-    idled = feed(tracker, newcall_stream(calls, "LINE_CALLSTATE LINECALLSTATE_IDLE"))
-    assert idled == calls
+    # The IDLE is each call's first command after its NEWCALL, so the caller
+    # id of the snapshot comes first (a CallInfo), then the IDLE.
+    idle = "LINE_CALLSTATE LINECALLSTATE_IDLE"
+    assert feed(tracker, newcall_stream(calls, idle), CallState) == calls
     return held / calls, elapsed, peak, tracker.call_count
 
 
@@ -208,7 +214,7 @@ def throughput(mix: str, frames: int, repeat: int) -> float:
             f"  {label} {n / t:12,.0f} frames/s  {mb / t:6.1f} MB/s"
             f"  {n / t / floor_rate:5.2f}x floor"
         )
-    target = " (target >= 0.70x)" if mix == "realistic" else " (no target: stress mix)"
+    target = " (target >= 0.80x)" if mix == "realistic" else " (no target: stress mix)"
     print(
         f"  decoder + tracker            {full_rate:12,.0f} frames/s  {mb / t_full:6.1f} MB/s"
         f"  {ratio:5.2f}x floor{target}"
@@ -246,7 +252,7 @@ def main() -> None:
         f"{left} left after every IDLE"
     )
     print("summary: " + ", ".join(f"{mix} {r:.2f}x floor" for mix, r in ratios.items()))
-    ok = ratios.get("realistic", 1.0) >= 0.7 and per_call <= 1024 and left == 0
+    ok = ratios.get("realistic", 1.0) >= 0.8 and per_call <= 1024 and left == 0
     print("targets met" if ok else "TARGETS MISSED")
 
 

@@ -24,6 +24,13 @@ The channel name of a call may be unknown for a while (Asterisk 1.4-11
 UserEvents name no channel); :attr:`CallTable.channel_unknown` counts those
 calls so that ordinary channel events pay for a ``Uniqueid`` lookup only
 while the count is not zero.
+
+A failed UserEvent leaves no event of its own (Asterisk 12+ drop one whose
+argument is not UTF-8, and hang up), only the ``Newexten`` published before
+it ran. A call remembers that Newexten until its UserEvent arrives; the
+channel's next Newexten or its Hangup first gives ``userevent-failed``
+(:meth:`CallTable.on_newexten`). ``app_running`` counts the calls waiting
+so, for the same reason as ``channel_unknown``.
 """
 
 from __future__ import annotations
@@ -125,17 +132,24 @@ def snapshot_caller_id(message: Message) -> CallerId | None:
     :class:`CallerId` cannot hold (``<`` or ``>`` in it) is left out rather
     than guessed at.
     """
-    number = message.get("CallerIDNum")
-    name = message.get("CallerIDName")
-    if number in _UNKNOWN_ID:
-        number = None
-    if name in _UNKNOWN_ID:
-        name = None
+    number = _snapshot_value(message, "CallerIDNum")
+    name = _snapshot_value(message, "CallerIDName")
     if number is not None and ("<" in number or ">" in number):
         number = None
     if number is None and name is None:
         return None
     return CallerId(name, number)
+
+
+def _snapshot_value(message: Message, name: str) -> str | None:
+    # A caller id part, or None for "absent". No AMI value holds CR or LF, but
+    # a hostile peer may send NUL, which a CallerId refuses: dropped, as
+    # CallerId.parse drops it.
+    value = message.get(name)
+    if value is None:
+        return None
+    value = value.replace("\0", "")
+    return None if value in _UNKNOWN_ID else value
 
 
 class CallTable:

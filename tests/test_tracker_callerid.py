@@ -290,3 +290,26 @@ def test_real_asterisk_22_latin1_caller_name() -> None:
     ]
     assert joerg.name is not None
     assert joerg.name.encode("utf-8", "surrogateescape") == "Jörg Müller".encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("name", "number", "expected"),
+    [
+        (b"Eve\0", b"55\x00501", CallerId("Eve", "55501")),
+        (b"\0", b"<5550100>", None),
+        (b"<unknown>", b"5<5", None),
+    ],
+)
+def test_hostile_snapshot_values_never_raise(
+    name: bytes, number: bytes, expected: CallerId | None
+) -> None:
+    stream = BANNER_22 + (
+        user_event(2, b"LINE_NEWCALL line_1", name=name).replace(
+            b"CallerIDNum: 5550100", b"CallerIDNum: " + number
+        )
+        + user_event(3, b"LINE_CALLSTATE LINECALLSTATE_OFFERING", name=b"x")
+    )
+    out = feed(CallTracker(), stream)
+    infos = [e.caller_id for e in out if isinstance(e, CallInfo)]
+    assert infos == ([] if expected is None else [expected])
+    assert out[-1] == CallState("line_1", KEY, OFFERING)
