@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import ssl
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -371,3 +374,84 @@ def test_refused_credentials_on_reconnect_stop_the_client(server: ThreadedFakeAs
     assert kinds(seen)[-1] == "Diagnostic authentication-failed"
     assert server.fake.connections == 2
     client.close()
+
+
+_FLOODER = textwrap.dedent(
+    """
+    import re, socket, time
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    listener.settimeout(10)
+    conn, _ = listener.accept()
+    login = b""
+    while b"\\r\\n\\r\\n" not in login:
+        login += conn.recv(65536)
+    action_id = re.search(rb"ActionID: ([^\\r]+)", login).group(1)
+    conn.sendall(
+        b"Asterisk Call Manager/11.0.0\\r\\n"
+        b"Response: Success\\r\\nActionID: %s\\r\\nMessage: Authentication accepted\\r\\n\\r\\n"
+        % action_id
+    )
+    newcall = (
+        b"Event: UserEvent\\r\\nUserEvent: TAPI\\r\\nUniqueid: 1.1\\r\\n"
+        b"TAPIEVENT: LINE_NEWCALL Local/bob\\r\\n\\r\\n"
+    )
+    noise = b"Event: Newexten\\r\\nChannel: Local/x\\r\\nApplication: Wait\\r\\n\\r\\n"
+    block = newcall + noise * 16000
+    sent, deadline = 0, time.monotonic() + 3.0
+    try:
+        while sent < 48 * 2**20 and time.monotonic() < deadline:
+            conn.sendall(block)
+            sent += len(block)
+    except OSError:
+        pass
+    print(sent, flush=True)
+    """
+)
+
+
+def test_a_flooding_peer_cannot_grow_memory_or_delay_close() -> None:
+    """Issue 15 #10: the I/O thread read until the socket would block, so a
+    flooding peer grew memory by hundreds of MiB, starved events and
+    keepalive, and close() took up to 72 s. Bounded in time (3 s) and bytes
+    (48 MiB); memory is measured with tracemalloc, not with a clock."""
+    import tracemalloc
+
+    flooder = subprocess.Popen(
+        [sys.executable, "-c", _FLOODER],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert flooder.stdout is not None
+        port = int(flooder.stdout.readline())
+        tracemalloc.start()
+        try:
+            client = connect(
+                "127.0.0.1",
+                port,
+                username="tapi",
+                secret="x",
+                auth="plain",
+                reconnect=False,
+                queue_size=50,
+                keepalive_interval=0.2,
+                keepalive_timeout=30.0,
+            )
+            first = client.get_event(timeout=10)
+            assert first is not None  # events are delivered during the flood
+            time.sleep(1.0)
+            _, peak = tracemalloc.get_traced_memory()
+            client.close(timeout=1.0)
+            io_thread = client._thread
+        finally:
+            tracemalloc.stop()
+        assert io_thread is not None and not io_thread.is_alive()
+        # Measured: 0.8 MiB (bounded reads); the old unbounded reads kept
+        # everything the peer could write before the socket ran dry.
+        assert peak < 12 * 2**20, f"peak {peak / 2**20:.0f} MiB while flooded"
+    finally:
+        flooder.kill()
+        flooder.wait(10)
+        assert flooder.stdout is not None
+        flooder.stdout.close()

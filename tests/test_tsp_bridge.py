@@ -29,7 +29,9 @@ from tapievent.model import (
     NewCall,
     OutputEvent,
 )
+from tapievent.testing import FakeAsterisk
 from tapievent.tracker import CallHandle, TrackedCall
+from tapievent.transports import AuthenticationError
 from tapievent.tsp import (
     Bridge,
     BridgeProtocolError,
@@ -43,6 +45,7 @@ from tapievent.tsp import (
     parse_config,
     parse_request,
 )
+from tapievent.tsp.config import BridgeConfig
 from tapievent.tsp.mapper import clean_text
 from tapievent.tsp.protocol import (
     LINEERR_CALLUNAVAIL,
@@ -56,6 +59,7 @@ from tapievent.tsp.protocol import (
     Hello,
     MakeCall,
 )
+from tapievent.tsp.service import connect_with_retry
 
 # ---------------------------------------------------------------------- framing
 
@@ -573,3 +577,41 @@ def test_docs_ini_example_is_a_valid_config() -> None:
     # The context is the one `tapievent dialplan` prints for click-to-dial.
     assert config.dial.context == "tapi-outbound"
     assert "\n[tapi-outbound]\n" in generate("22", list(config.lines))
+
+
+def _bridge_config(port: int, secret: str = "tapisecret") -> BridgeConfig:
+    return BridgeConfig(
+        ami_host="127.0.0.1",
+        ami_port=port,
+        username="tapi",
+        secret=secret,
+        auth="md5",
+        lines=("Local/bob",),
+        listen_host="127.0.0.1",
+        listen_port=0,
+        dial=DialPlan(),
+    )
+
+
+def test_the_service_waits_for_its_pbx_and_never_retries_a_bad_secret() -> None:
+    """service.connect_with_retry carries out the Supervisor's steps (retry_first)."""
+
+    async def scenario() -> None:
+        probe = FakeAsterisk()
+        await probe.start()
+        port = probe.port
+        await probe.stop()  # nothing listens on the port yet
+        config = _bridge_config(port)
+        waiting = asyncio.ensure_future(connect_with_retry(config, max_delay=0.05))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # still retrying, not failed
+        async with FakeAsterisk(port=port) as pbx:
+            client = await asyncio.wait_for(waiting, 5)
+            assert client.connected
+            await client.close()
+            wrong = _bridge_config(port, secret="not-it")
+            with pytest.raises(AuthenticationError):
+                await asyncio.wait_for(connect_with_retry(wrong, max_delay=0.05), 5)
+            assert pbx.connections == 2  # the refused login was not retried
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
