@@ -384,12 +384,6 @@ def read_secret(args: argparse.Namespace) -> str:
     return _checked_secret(typed)
 
 
-def port_of(args: argparse.Namespace) -> int:
-    if args.port is not None:
-        return int(args.port)
-    return 5039 if args.tls else 5038
-
-
 def connect_options(args: argparse.Namespace, secret: str, **extra: Any) -> dict[str, Any]:
     context = None
     if args.tls:
@@ -463,7 +457,7 @@ def run_client_command(name: str, args: argparse.Namespace, body: ClientBody) ->
     except KeyboardInterrupt:  # Ctrl-C at the prompt: leave quietly
         print(file=sys.stderr)
         return 130
-    port = port_of(args)
+    port = int(args.port) if args.port is not None else 5039 if args.tls else 5038
     try:
         return asyncio.run(body(args, secret, port))
     except KeyboardInterrupt:
