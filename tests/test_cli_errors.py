@@ -191,3 +191,15 @@ def test_monitor_of_a_latin1_caller_name_prints_escapes_on_a_strict_terminal(
                 process.kill()
     callinfo = next(line for line in lines if "CALLINFO" in line)
     assert 'caller id "\\xc2\\xe8\\xf2 M\\xfcller" <555>' in callinfo
+
+
+def test_replay_json_spells_a_diagnostic_code_as_documented(tmp_path: Path) -> None:
+    # A line over the decoder's limit: a protocol-error diagnostic, then on.
+    path = tmp_path / "long-line.ami"
+    path.write_bytes(b"Event: A\r\nX: " + b"x" * 70000 + b"\r\n\r\nEvent: B\r\n\r\n")
+    done = tapievent("replay", str(path), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(e["event"], e["code"]) for e in events] == [("Diagnostic", "protocol-error")]
+    text = tapievent("replay", str(path))
+    assert text.stdout.split()[:2] == ["diagnostic", "protocol-error:"]

@@ -295,6 +295,8 @@ def line_width(events: Iterable[OutputEvent], lines: Iterable[str] = ()) -> int:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum) and isinstance(value, str):
+        return value.value  # a str enum (DiagnosticCode): its stable spelling
     if isinstance(value, enum.Enum):
         return _flag_name(value)
     if isinstance(value, CallerId):
