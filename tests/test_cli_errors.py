@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from docs_examples import run_python_blocks
-from test_cli import CAPTURES, TIMEOUT, command, env, one_clean_error_line, tapievent
+from test_cli import (
+    CAPTURES,
+    TIMEOUT,
+    Lines,
+    command,
+    env,
+    one_clean_error_line,
+    tapievent,
+)
 
 from tapievent.testing import FakeAsterisk, ThreadedFakeAsterisk
 
@@ -153,3 +162,44 @@ def test_lint_prints_a_file_name_that_is_not_utf8_with_escapes(tmp_path: Path) -
 
 def test_cli_docs_examples_run(tmp_path: Path) -> None:
     assert run_python_blocks("cli.md", tmp_path) == 1
+
+
+def test_monitor_of_a_latin1_caller_name_prints_escapes_on_a_strict_terminal(
+    server: ThreadedFakeAsterisk,
+) -> None:
+    name = LATIN1_NAME.decode("utf-8", "surrogateescape")
+    args = ["monitor", "--host", server.host, "--port", str(server.port), "--user", "tapi"]
+    with subprocess.Popen(
+        [*command(), *args, "--line", "Local/bob"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        encoding="ascii",  # the escapes are ASCII; anything else fails the reader
+        env={**env(), "PYTHONIOENCODING": "utf-8:strict"},
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        try:
+            out, err = Lines(process.stdout), Lines(process.stderr)
+            err.until("^connected")
+            server.call(server.fake.inbound_call, ["Local/bob"], caller_id=f'"{name}" <555>')
+            lines = out.until("IDLE")
+            process.send_signal(signal.SIGINT)
+            assert process.wait(TIMEOUT) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+    callinfo = next(line for line in lines if "CALLINFO" in line)
+    assert 'caller id "\\xc2\\xe8\\xf2 M\\xfcller" <555>' in callinfo
+
+
+def test_replay_json_spells_a_diagnostic_code_as_documented(tmp_path: Path) -> None:
+    # A line over the decoder's limit: a protocol-error diagnostic, then on.
+    path = tmp_path / "long-line.ami"
+    path.write_bytes(b"Event: A\r\nX: " + b"x" * 70000 + b"\r\n\r\nEvent: B\r\n\r\n")
+    done = tapievent("replay", str(path), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(e["event"], e["code"]) for e in events] == [("Diagnostic", "protocol-error")]
+    text = tapievent("replay", str(path))
+    assert text.stdout.split()[:2] == ["diagnostic", "protocol-error:"]

@@ -52,6 +52,8 @@ def _sources() -> dict[str, str]:
 def _has_attribute_docstring(module: str, name: str) -> bool:
     """Whether ``name = ...`` at module level is followed by a string (its docstring)."""
     path = INIT.parent / f"{module.replace('.', '/')}.py"
+    if not path.exists():  # imported from a subpackage
+        path = INIT.parent / module.replace(".", "/") / "__init__.py"
     body = ast.parse(path.read_text(encoding="utf-8")).body
     for statement, following in itertools.pairwise(body):
         targets: list[ast.expr] = []

@@ -295,8 +295,8 @@ def line_width(events: Iterable[OutputEvent], lines: Iterable[str] = ()) -> int:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, str):
-        return str(value)  # a str enum (DiagnosticCode) is its stable spelling
+    if isinstance(value, enum.Enum) and isinstance(value, str):
+        return value.value  # a str enum (DiagnosticCode): its stable spelling
     if isinstance(value, enum.Enum):
         return _flag_name(value)
     if isinstance(value, CallerId):
@@ -386,12 +386,6 @@ def read_secret(args: argparse.Namespace) -> str:
     return _checked_secret(typed)
 
 
-def port_of(args: argparse.Namespace) -> int:
-    if args.port is not None:
-        return int(args.port)
-    return 5039 if args.tls else 5038
-
-
 def connect_options(args: argparse.Namespace, secret: str, **extra: Any) -> dict[str, Any]:
     context = None
     if args.tls:
@@ -465,7 +459,7 @@ def run_client_command(name: str, args: argparse.Namespace, body: ClientBody) ->
     except KeyboardInterrupt:  # Ctrl-C at the prompt: leave quietly
         print(file=sys.stderr)
         return 130
-    port = port_of(args)
+    port = int(args.port) if args.port is not None else 5039 if args.tls else 5038
     try:
         return asyncio.run(body(args, secret, port))
     except KeyboardInterrupt:

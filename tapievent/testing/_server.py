@@ -22,7 +22,7 @@ import attrs
 from .._errors import RemoteProtocolError
 from ..ami_codec import NEED_DATA, AMIDecoder, Message, encode_banner, encode_message
 from . import _manager as manager
-from ._manager import CLASSES, Pairs, parse_mask, wanted
+from ._manager import CLASSES, parse_mask, wanted
 from ._pbx import PBX, Call, Emit, Held, InboundCall, OriginateSettings, Script, Wait
 
 if TYPE_CHECKING:
@@ -281,9 +281,6 @@ class FakeAsterisk:
                 writer.close()
 
     def _reply(self, conn: _Connection, request: Message, *pairs: tuple[str, str]) -> None:
-        self._answer(conn, request, pairs)
-
-    def _answer(self, conn: _Connection, request: Message, pairs: Pairs) -> None:
         if not self.stalled:
             conn.write(encode_message(manager.reply(request, pairs)))
 
@@ -303,11 +300,11 @@ class FakeAsterisk:
         key = name.lower()
         handler = getattr(self, f"_action_{key}", None)
         if not name:
-            self._answer(conn, action, manager.MISSING_ACTION)
+            self._reply(conn, action, *manager.MISSING_ACTION)
         elif not conn.logged_in and key not in manager.OPEN_ACTIONS:
-            self._answer(conn, action, manager.PERMISSION_DENIED)
+            self._reply(conn, action, *manager.PERMISSION_DENIED)
         elif handler is None:
-            self._answer(conn, action, manager.unknown_action(name))
+            self._reply(conn, action, *manager.unknown_action(name))
         else:
             await handler(conn, action)
 
@@ -381,23 +378,23 @@ class FakeAsterisk:
             conn.write(encode_message(event))
 
     async def _action_hangup(self, conn: _Connection, action: Message) -> None:
-        self._answer(conn, action, manager.hangup_answer(self.pbx, action))
+        self._reply(conn, action, *manager.hangup_answer(self.pbx, action))
         found = self.pbx.find_channel(action.get("Channel"))
         if found is not None:
             found[0].hangup_requested.set()
 
     async def _action_redirect(self, conn: _Connection, action: Message) -> None:
-        self._answer(conn, action, manager.redirect_answer(self.pbx, action))
+        self._reply(conn, action, *manager.redirect_answer(self.pbx, action))
 
     async def _action_playdtmf(self, conn: _Connection, action: Message) -> None:
-        self._answer(conn, action, manager.playdtmf_answer(self.pbx, action))
+        self._reply(conn, action, *manager.playdtmf_answer(self.pbx, action))
 
     async def _action_originate(self, conn: _Connection, action: Message) -> None:
         refusal = manager.originate_refusal(action, self.missing_extensions)
         if refusal is not None:
-            self._answer(conn, action, refusal)
+            self._reply(conn, action, *refusal)
             return
-        self._answer(conn, action, manager.success("Originate successfully queued"))
+        self._reply(conn, action, *manager.success("Originate successfully queued"))
         call = FakeCall(unique_id="")
         settings = OriginateSettings(
             line=self.originate_line,
