@@ -586,6 +586,127 @@ static void do_flood(int l, int n, const char *dest_arg)
         (unsigned long)(DWORD)refused, (unsigned long)slowest);
 }
 
+/* The line-device commands; 0 when cmd is not one of them. */
+static int line_command(char *cmd, char *a1, char *a2, char *a3)
+{
+    if (strcmp(cmd, "init") == 0) {
+        do_init();
+    } else if (strcmp(cmd, "negotiate") == 0 && a1 && a2) {
+        DWORD v = 0;
+        LONG rc = tsp.negotiate(a3 ? (DWORD)strtoul(a3, NULL, 0) : INITIALIZE_NEGOTIATION, (DWORD)strtoul(a1, NULL, 0),
+                                (DWORD)strtoul(a2, NULL, 0), &v);
+        out("{\"cmd\":\"negotiate\",\"result\":%lu,\"version\":%lu}", (unsigned long)(DWORD)rc, (unsigned long)v);
+    } else if (strcmp(cmd, "open") == 0 && line_arg(a1) >= 0) {
+        int l = line_arg(a1);
+        LONG rc = tsp.open(LINE_BASE + (DWORD)l, (HTAPILINE)(DWORD_PTR)(0x1000 + l), &g_lines[l].hd, g_lines[l].version, line_event);
+        LONG rc2 = rc ? rc : tsp.statusmsgs(g_lines[l].hd, LINEDEVSTATE_INSERVICE | LINEDEVSTATE_OUTOFSERVICE, 0);
+        LONG rc3 = rc ? rc : tsp.mediadetect(g_lines[l].hd, LINEMEDIAMODE_INTERACTIVEVOICE);
+        g_lines[l].open = rc == 0;
+        out("{\"cmd\":\"open\",\"result\":%lu,\"status_messages\":%lu,\"media_detection\":%lu}", (unsigned long)(DWORD)rc,
+            (unsigned long)(DWORD)rc2, (unsigned long)(DWORD)rc3);
+    } else if (strcmp(cmd, "close") == 0 && line_arg(a1) >= 0) {
+        LONG rc = tsp.close(g_lines[line_arg(a1)].hd);
+        out("{\"cmd\":\"close\",\"result\":%lu}", (unsigned long)(DWORD)rc);
+    } else if (strcmp(cmd, "status") == 0 && line_arg(a1) >= 0) {
+        do_status("status", line_arg(a1));
+    } else if (strcmp(cmd, "waitservice") == 0 && line_arg(a1) >= 0 && a2 && a3) {
+        int l = line_arg(a1), want = atoi(a2);
+        DWORD start = GetTickCount(), limit = (DWORD)strtoul(a3, NULL, 10);
+        while (in_service(l) != want && GetTickCount() - start < limit)
+            Sleep(20);
+        out("{\"cmd\":\"waitservice\",\"result\":%d,\"in_service\":%d}", in_service(l) == want ? 0 : 1, in_service(l));
+    } else if (strcmp(cmd, "devcaps") == 0 && line_arg(a1) >= 0 && a2) {
+        do_devcaps(line_arg(a1), (DWORD)strtoul(a2, NULL, 10));
+    } else if (strcmp(cmd, "addrcaps") == 0 && line_arg(a1) >= 0) {
+        BYTE buf[1024];
+        LINEADDRESSCAPS *ac = (LINEADDRESSCAPS *)buf;
+        char addr[256] = "\"\"";
+        LONG rc;
+        memset(buf, 0, sizeof buf);
+        ac->dwTotalSize = sizeof buf;
+        rc = tsp.addrcaps(LINE_BASE + (DWORD)line_arg(a1), 0, g_version, 0, ac);
+        if (rc == 0 && ac->dwAddressSize)
+            wstr_json(addr, sizeof addr, ac, ac->dwAddressSize, ac->dwAddressOffset);
+        out("{\"cmd\":\"addrcaps\",\"result\":%lu,\"address\":%s,\"call_features\":%lu,\"call_info_states\":%lu,"
+            "\"address_features\":%lu}",
+            (unsigned long)(DWORD)rc, addr, (unsigned long)ac->dwCallFeatures, (unsigned long)ac->dwCallInfoStates,
+            (unsigned long)ac->dwAddressFeatures);
+    } else if (strcmp(cmd, "getid") == 0 && line_arg(a1) >= 0) {
+        BYTE buf[64];
+        VARSTRING *vs = (VARSTRING *)buf;
+        LONG rc;
+        DWORD device = 0;
+        memset(buf, 0, sizeof buf);
+        vs->dwTotalSize = sizeof buf;
+        rc = tsp.getid(g_lines[line_arg(a1)].hd, 0, NULL, LINECALLSELECT_LINE, vs, L"tapi/line", NULL);
+        if (rc == 0 && vs->dwStringSize == sizeof device)
+            memcpy(&device, buf + vs->dwStringOffset, sizeof device);
+        out("{\"cmd\":\"getid\",\"result\":%lu,\"device\":%lu}", (unsigned long)(DWORD)rc, (unsigned long)device);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The call and session commands; 0 when cmd is not one of them. */
+static int call_command(char *cmd, char *a1, char *a2, char *a3, char **ctx)
+{
+    if (strcmp(cmd, "makecall") == 0 && line_arg(a1) >= 0 && a2) {
+        do_makecall(line_arg(a1), a2, a3, strtok_s(NULL, " ", ctx));
+    } else if (strcmp(cmd, "flood") == 0 && line_arg(a1) >= 0 && a2 && a3) {
+        do_flood(line_arg(a1), atoi(a2), a3);
+    } else if (strcmp(cmd, "install") == 0 || strcmp(cmd, "remove") == 0) {
+        fn_setup fn = cmd[0] == 'i' ? tsp.install : tsp.remove;
+        LONG rc = fn ? fn(NULL, PROVIDER_ID) : (LONG)LINEERR_OPERATIONUNAVAIL;
+        out("{\"cmd\":\"%s\",\"result\":%lu}", cmd, (unsigned long)(DWORD)rc);
+    } else if (strcmp(cmd, "reenter") == 0 && a1) {
+        g_reenter = strcmp(a1, "newcall") == 0 ? 1 : strcmp(a1, "idle") == 0 ? 2 : strcmp(a1, "devstate") == 0 ? 3 : 0;
+        out("{\"cmd\":\"reenter\",\"result\":0}");
+    } else if ((strcmp(cmd, "drop") == 0 || strcmp(cmd, "transfer") == 0) && call_arg(a1) >= 0) {
+        int k = call_arg(a1);
+        DRV_REQUESTID req = next_request();
+        LONG rc;
+        if (cmd[0] == 'd') {
+            rc = tsp.drop(req, g_calls[k].hd, NULL, 0);
+        } else {
+            wchar_t dest[256];
+            utf8_arg(a2, dest, 256);
+            rc = tsp.transfer(req, g_calls[k].hd, dest, 0);
+        }
+        out("{\"cmd\":\"%s\",\"result\":%lu,\"request\":%lu}", cmd, (unsigned long)(DWORD)rc, (unsigned long)req);
+    } else if (strcmp(cmd, "digits") == 0 && call_arg(a1) >= 0 && a2) {
+        wchar_t digits[256];
+        LONG rc;
+        DWORD e2e = a3 ? (DWORD)strtoul(a3, NULL, 10) : 4242;
+        utf8_arg(a2, digits, 256);
+        rc = tsp.digits(g_calls[call_arg(a1)].hd, e2e, LINEDIGITMODE_DTMF, strcmp(a2, "-") == 0 ? NULL : digits, 0);
+        out("{\"cmd\":\"digits\",\"result\":%lu,\"end_to_end_id\":%lu}", (unsigned long)(DWORD)rc, (unsigned long)e2e);
+    } else if (strcmp(cmd, "callinfo") == 0 && call_arg(a1) >= 0) {
+        do_callinfo(call_arg(a1));
+    } else if (strcmp(cmd, "callstatus") == 0 && call_arg(a1) >= 0) {
+        do_callstatus(call_arg(a1));
+    } else if (strcmp(cmd, "closecall") == 0 && call_arg(a1) >= 0) {
+        int k = call_arg(a1);
+        LONG rc = tsp.closecall(g_calls[k].hd);
+        EnterCriticalSection(&g_tab);
+        g_calls[k].closed = 1;
+        LeaveCriticalSection(&g_tab);
+        out("{\"cmd\":\"closecall\",\"result\":%lu}", (unsigned long)(DWORD)rc);
+    } else if (strcmp(cmd, "refuse") == 0 && a1) {
+        g_refuse = atoi(a1);
+        out("{\"cmd\":\"refuse\",\"result\":0}");
+    } else if (strcmp(cmd, "sleep") == 0 && a1) {
+        Sleep((DWORD)strtoul(a1, NULL, 10));
+        out("{\"cmd\":\"sleep\",\"result\":0}");
+    } else if (strcmp(cmd, "shutdown") == 0) {
+        LONG rc = tsp.shutdown(g_version, PROVIDER_ID);
+        out("{\"cmd\":\"shutdown\",\"result\":%lu}", (unsigned long)(DWORD)rc);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static void run(void)
 {
     char line[1024];
@@ -598,109 +719,8 @@ static void run(void)
         a1 = strtok_s(NULL, " ", &ctx);
         a2 = strtok_s(NULL, " ", &ctx);
         a3 = strtok_s(NULL, " ", &ctx);
-        if (strcmp(cmd, "init") == 0) {
-            do_init();
-        } else if (strcmp(cmd, "negotiate") == 0 && a1 && a2) {
-            DWORD v = 0;
-            LONG rc = tsp.negotiate(a3 ? (DWORD)strtoul(a3, NULL, 0) : INITIALIZE_NEGOTIATION, (DWORD)strtoul(a1, NULL, 0),
-                                    (DWORD)strtoul(a2, NULL, 0), &v);
-            out("{\"cmd\":\"negotiate\",\"result\":%lu,\"version\":%lu}", (unsigned long)(DWORD)rc, (unsigned long)v);
-        } else if (strcmp(cmd, "open") == 0 && line_arg(a1) >= 0) {
-            int l = line_arg(a1);
-            LONG rc = tsp.open(LINE_BASE + (DWORD)l, (HTAPILINE)(DWORD_PTR)(0x1000 + l), &g_lines[l].hd, g_lines[l].version, line_event);
-            LONG rc2 = rc ? rc : tsp.statusmsgs(g_lines[l].hd, LINEDEVSTATE_INSERVICE | LINEDEVSTATE_OUTOFSERVICE, 0);
-            LONG rc3 = rc ? rc : tsp.mediadetect(g_lines[l].hd, LINEMEDIAMODE_INTERACTIVEVOICE);
-            g_lines[l].open = rc == 0;
-            out("{\"cmd\":\"open\",\"result\":%lu,\"status_messages\":%lu,\"media_detection\":%lu}", (unsigned long)(DWORD)rc,
-                (unsigned long)(DWORD)rc2, (unsigned long)(DWORD)rc3);
-        } else if (strcmp(cmd, "close") == 0 && line_arg(a1) >= 0) {
-            LONG rc = tsp.close(g_lines[line_arg(a1)].hd);
-            out("{\"cmd\":\"close\",\"result\":%lu}", (unsigned long)(DWORD)rc);
-        } else if (strcmp(cmd, "status") == 0 && line_arg(a1) >= 0) {
-            do_status("status", line_arg(a1));
-        } else if (strcmp(cmd, "waitservice") == 0 && line_arg(a1) >= 0 && a2 && a3) {
-            int l = line_arg(a1), want = atoi(a2);
-            DWORD start = GetTickCount(), limit = (DWORD)strtoul(a3, NULL, 10);
-            while (in_service(l) != want && GetTickCount() - start < limit)
-                Sleep(20);
-            out("{\"cmd\":\"waitservice\",\"result\":%d,\"in_service\":%d}", in_service(l) == want ? 0 : 1, in_service(l));
-        } else if (strcmp(cmd, "devcaps") == 0 && line_arg(a1) >= 0 && a2) {
-            do_devcaps(line_arg(a1), (DWORD)strtoul(a2, NULL, 10));
-        } else if (strcmp(cmd, "addrcaps") == 0 && line_arg(a1) >= 0) {
-            BYTE buf[1024];
-            LINEADDRESSCAPS *ac = (LINEADDRESSCAPS *)buf;
-            char addr[256] = "\"\"";
-            LONG rc;
-            memset(buf, 0, sizeof buf);
-            ac->dwTotalSize = sizeof buf;
-            rc = tsp.addrcaps(LINE_BASE + (DWORD)line_arg(a1), 0, g_version, 0, ac);
-            if (rc == 0 && ac->dwAddressSize)
-                wstr_json(addr, sizeof addr, ac, ac->dwAddressSize, ac->dwAddressOffset);
-            out("{\"cmd\":\"addrcaps\",\"result\":%lu,\"address\":%s,\"call_features\":%lu,\"call_info_states\":%lu,"
-                "\"address_features\":%lu}",
-                (unsigned long)(DWORD)rc, addr, (unsigned long)ac->dwCallFeatures, (unsigned long)ac->dwCallInfoStates,
-                (unsigned long)ac->dwAddressFeatures);
-        } else if (strcmp(cmd, "getid") == 0 && line_arg(a1) >= 0) {
-            BYTE buf[64];
-            VARSTRING *vs = (VARSTRING *)buf;
-            LONG rc;
-            DWORD device = 0;
-            memset(buf, 0, sizeof buf);
-            vs->dwTotalSize = sizeof buf;
-            rc = tsp.getid(g_lines[line_arg(a1)].hd, 0, NULL, LINECALLSELECT_LINE, vs, L"tapi/line", NULL);
-            if (rc == 0 && vs->dwStringSize == sizeof device)
-                memcpy(&device, buf + vs->dwStringOffset, sizeof device);
-            out("{\"cmd\":\"getid\",\"result\":%lu,\"device\":%lu}", (unsigned long)(DWORD)rc, (unsigned long)device);
-        } else if (strcmp(cmd, "makecall") == 0 && line_arg(a1) >= 0 && a2) {
-            do_makecall(line_arg(a1), a2, a3, strtok_s(NULL, " ", &ctx));
-        } else if (strcmp(cmd, "flood") == 0 && line_arg(a1) >= 0 && a2 && a3) {
-            do_flood(line_arg(a1), atoi(a2), a3);
-        } else if (strcmp(cmd, "install") == 0 || strcmp(cmd, "remove") == 0) {
-            fn_setup fn = cmd[0] == 'i' ? tsp.install : tsp.remove;
-            LONG rc = fn ? fn(NULL, PROVIDER_ID) : (LONG)LINEERR_OPERATIONUNAVAIL;
-            out("{\"cmd\":\"%s\",\"result\":%lu}", cmd, (unsigned long)(DWORD)rc);
-        } else if (strcmp(cmd, "reenter") == 0 && a1) {
-            g_reenter = strcmp(a1, "newcall") == 0 ? 1 : strcmp(a1, "idle") == 0 ? 2 : strcmp(a1, "devstate") == 0 ? 3 : 0;
-            out("{\"cmd\":\"reenter\",\"result\":0}");
-        } else if ((strcmp(cmd, "drop") == 0 || strcmp(cmd, "transfer") == 0) && call_arg(a1) >= 0) {
-            int k = call_arg(a1);
-            DRV_REQUESTID req = next_request();
-            LONG rc;
-            if (cmd[0] == 'd') {
-                rc = tsp.drop(req, g_calls[k].hd, NULL, 0);
-            } else {
-                wchar_t dest[256];
-                utf8_arg(a2, dest, 256);
-                rc = tsp.transfer(req, g_calls[k].hd, dest, 0);
-            }
-            out("{\"cmd\":\"%s\",\"result\":%lu,\"request\":%lu}", cmd, (unsigned long)(DWORD)rc, (unsigned long)req);
-        } else if (strcmp(cmd, "digits") == 0 && call_arg(a1) >= 0 && a2) {
-            wchar_t digits[256];
-            LONG rc;
-            DWORD e2e = a3 ? (DWORD)strtoul(a3, NULL, 10) : 4242;
-            utf8_arg(a2, digits, 256);
-            rc = tsp.digits(g_calls[call_arg(a1)].hd, e2e, LINEDIGITMODE_DTMF, strcmp(a2, "-") == 0 ? NULL : digits, 0);
-            out("{\"cmd\":\"digits\",\"result\":%lu,\"end_to_end_id\":%lu}", (unsigned long)(DWORD)rc, (unsigned long)e2e);
-        } else if (strcmp(cmd, "callinfo") == 0 && call_arg(a1) >= 0) {
-            do_callinfo(call_arg(a1));
-        } else if (strcmp(cmd, "callstatus") == 0 && call_arg(a1) >= 0) {
-            do_callstatus(call_arg(a1));
-        } else if (strcmp(cmd, "closecall") == 0 && call_arg(a1) >= 0) {
-            int k = call_arg(a1);
-            LONG rc = tsp.closecall(g_calls[k].hd);
-            EnterCriticalSection(&g_tab);
-            g_calls[k].closed = 1;
-            LeaveCriticalSection(&g_tab);
-            out("{\"cmd\":\"closecall\",\"result\":%lu}", (unsigned long)(DWORD)rc);
-        } else if (strcmp(cmd, "refuse") == 0 && a1) {
-            g_refuse = atoi(a1);
-            out("{\"cmd\":\"refuse\",\"result\":0}");
-        } else if (strcmp(cmd, "sleep") == 0 && a1) {
-            Sleep((DWORD)strtoul(a1, NULL, 10));
-            out("{\"cmd\":\"sleep\",\"result\":0}");
-        } else if (strcmp(cmd, "shutdown") == 0) {
-            LONG rc = tsp.shutdown(g_version, PROVIDER_ID);
-            out("{\"cmd\":\"shutdown\",\"result\":%lu}", (unsigned long)(DWORD)rc);
+        if (line_command(cmd, a1, a2, a3) || call_command(cmd, a1, a2, a3, &ctx)) {
+            continue;
         } else if (strcmp(cmd, "quit") == 0) {
             out("{\"cmd\":\"quit\",\"result\":0}");
             return;

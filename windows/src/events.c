@@ -268,6 +268,9 @@ static void on_reply(const json_object *m)
             /* Asterisk has the number: the call proceeds until the first real state. */
             if (g_calls[r.call].state == 0)
                 g_calls[r.call].state = LINECALLSTATE_PROCEEDING;
+            /* Counted from the completion on: set just before it, since TAPI may
+             * ask for dwNumActiveCalls on another thread as soon as it has it. */
+            g_calls[r.call].counted = 1;
         }
     }
     ReleaseSRWLockExclusive(&g_state);

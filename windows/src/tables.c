@@ -139,7 +139,7 @@ DWORD count_active(int line)
     DWORD n = 0;
     int i;
     for (i = 0; i < MAX_CALLS; i++)
-        if (g_calls[i].used && !g_calls[i].closed && g_calls[i].ready && g_calls[i].line == line &&
+        if (g_calls[i].used && !g_calls[i].closed && (g_calls[i].ready || g_calls[i].counted) && g_calls[i].line == line &&
             g_calls[i].state != LINECALLSTATE_IDLE)
             n++;
     return n;

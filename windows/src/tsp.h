@@ -90,6 +90,7 @@ typedef struct call_slot {
     HTAPICALL ht;
     unsigned long bridge_id; /* 0 until the bridge named the call */
     int ready;               /* events may be raised (handshake or async completion done) */
+    int counted;             /* lineMakeCall succeeded: counts in dwNumActiveCalls */
     int closed;              /* lineCloseCall seen: nothing more may be raised */
     DWORD state, mode, media, origin, reason;
     SYSTEMTIME state_time;
