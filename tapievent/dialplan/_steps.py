@@ -222,6 +222,12 @@ def _statement(builder: ContextBuilder, var: Var, report: StepReport) -> None:
         extension = value[:end]
         builder.last_extension = extension
     elif lower == "include":
+        if value in builder.includes:
+            report(
+                WARNING, "include-twice",
+                f"context {value!r} is already included here; Asterisk ignores this line",
+            )  # fmt: skip
+            return
         builder.includes.append(value)
         return
     elif lower in _IGNORED_STATEMENTS or lower == "autohints":
@@ -258,6 +264,12 @@ def _step(
         return
     number, label = parsed
     app, data, data_cols, app_col = _application(var, rest, report)
+    if extension in ("_.", "_!"):
+        report(
+            WARNING, "pattern-catch-all",
+            f"extension '{extension}' also matches the h, i, t and other special extensions; "
+            f"Asterisk warns about it (write '_X{extension[1]}')",
+        )  # fmt: skip
     key = (extension, cid, number)
     earlier = builder.taken.get(key)
     step = Priority(

@@ -374,7 +374,11 @@ class _Reader:
                 "bad-context",
                 "no closing ']' in the context header; Asterisk refuses to load this file",
             )
-            return category
+            # Go on as if the header were closed, so its lines are checked on their own.
+            broken = Category(text[1:].strip(_BLANKS), name, lineno)
+            self.add_category(broken)
+            self.current = broken
+            return broken
         cat_name = text[1:close]
         new: Category | None = Category(cat_name, name, lineno)
         result: Category | None = new
