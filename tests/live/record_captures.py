@@ -1,10 +1,11 @@
 """Record new AMI captures from real Asterisk for the non-live replay tests.
 
 Usage (from tests/): ``python -m live.record_captures [--version 18.26.4]``.
-Writes ``tests/data/asterisk-VERSION/live-*.{ami,timing.tsv,sent.txt}`` with
-:class:`tapievent.recording.RecordingProxy` between the client and the
-server: the ring group scenarios (six calls side by side), the hostile and
-foreign caller ids, and click-to-dial on the ChannelId path.
+Writes ``tests/data/asterisk-18.26.4/live-*.{ami,timing.tsv,sent.txt}``
+(22: ``asterisk-22.10.1-live/``) with :class:`RecordingProxy` (recording.py)
+between the client and the server: the ring group scenarios (six calls
+side by side), the hostile and foreign caller ids, and click-to-dial on the
+ChannelId path.
 tests/test_live_captures.py replays them.
 """
 
@@ -16,11 +17,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tapievent.recording import RecordingProxy
 from tapievent.transports.aio import AsyncClient, connect
 
 from .calls import follow
 from .kit import LINES, SECRET, USER, Instance, build
+from .recording import RecordingProxy
 from .test_live_callerid import CALLERS, LATIN1_CID
 from .test_live_scenarios import INBOUND
 from .trunk import Trunk
@@ -70,7 +71,9 @@ def record(inst: Instance, name: str, scenario: Scenario) -> None:
         with RecordingProxy(inst.port) as proxy:
             asyncio.run(run(proxy.port))
         (recording,) = proxy.recordings
-        recording.save(DATA / f"asterisk-{inst.version}", name)
+        # The 22 corpus folder is pinned by the codec tests: new 22 captures go next to it.
+        folder = "asterisk-22.10.1-live" if inst.major == 22 else f"asterisk-{inst.version}"
+        recording.save(DATA / folder, name)
     finally:
         trunk.close()
 
