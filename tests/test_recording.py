@@ -1,4 +1,4 @@
-"""tapievent.recording: the loopback proxy that writes captures in the corpus format."""
+"""tests/live/recording.py: the loopback proxy that writes captures in the corpus format."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import threading
 from pathlib import Path
 
-from tapievent.recording import RecordingProxy
+from live.recording import RecordingProxy
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 REPLY = b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from ._findings import ERROR, WARNING, Finding
+from ._steps import Category, Priority, Var, build
 
 __all__ = [
     "Context",
@@ -61,9 +62,6 @@ _MAX_INCLUDE_LEVEL = 10
 MAX_FILES = 256
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
 
-_NOT_CONTEXTS = ("general", "globals")
-_IGNORED_STATEMENTS = ("ignorepat", "switch", "lswitch", "eswitch")
-
 
 class IncludeError(Exception):
     """An include loader could not read a file it found; the message says why."""
@@ -73,41 +71,6 @@ class IncludeError(Exception):
 #: argument names (several for a glob, none when nothing matched). Raises
 #: :class:`IncludeError` for a file that exists but cannot be read.
 IncludeLoader = Callable[[str], Sequence[tuple[str, str]]]
-
-
-@attrs.frozen(slots=True)
-class Priority:
-    """One dialplan step, ``exten => extension,priority,app(data)``.
-
-    ``column`` is where the application name starts. ``data_columns[i]`` is
-    the file column of ``data[i]`` (escapes such as ``\\;`` make the two
-    differ), so a checker can point into the argument text. ``shadowed`` is
-    True when an earlier line already took this priority: Asterisk ignores
-    this one.
-    """
-
-    context: str
-    extension: str
-    priority: int
-    app: str
-    data: str
-    file: str
-    line: int
-    column: int
-    label: str | None = None
-    cid_match: str | None = None
-    shadowed: bool = False
-    data_columns: tuple[int, ...] = attrs.field(default=(), eq=False, repr=False)
-
-    def column_of(self, offset: int) -> int:
-        """File column of character ``offset`` of ``data`` (clamped to the text)."""
-        if not self.data_columns:
-            return self.column
-        if offset < 0:
-            return self.data_columns[0]
-        if offset >= len(self.data_columns):
-            return self.data_columns[-1] + 1 + offset - len(self.data_columns)
-        return self.data_columns[offset]
 
 
 @attrs.frozen(slots=True)
@@ -148,24 +111,6 @@ class Dialplan:
 # --------------------------------------------------------------------------- pass 1: config.c
 
 
-@attrs.define(slots=True)
-class _Var:
-    name: str
-    value: str
-    value_columns: list[int]
-    file: str
-    line: int
-
-
-@attrs.define(slots=True)
-class _Category:
-    name: str
-    file: str
-    line: int
-    template: bool = False
-    variables: list[_Var] = attrs.Factory(list)
-
-
 def _strip(chars: list[str], cols: list[int]) -> tuple[list[str], list[int]]:
     """``ast_strip``: drop leading and trailing bytes below 33 (blanks, controls)."""
     start, end = 0, len(chars)
@@ -181,23 +126,24 @@ class _Reader:
 
     def __init__(self, loader: IncludeLoader | None) -> None:
         self.loader = loader
-        self.categories: list[_Category] = []
-        self.current: _Category | None = None
+        self.categories: list[Category] = []
+        self._by_name: dict[str, Category] = {}  # the last category of each name
+        self.current: Category | None = None
         self.findings: list[Finding] = []
         self.files: list[str] = []
         self.total_bytes = 0
-        self.implicit: _Category | None = None
+        self.implicit: Category | None = None
         self.stopped = False
 
     def report(self, file: str, line: int, col: int, severity: str, code: str, msg: str) -> None:
         self.findings.append(Finding(file, line, col, severity, code, msg))
 
-    def find_category(self, name: str) -> _Category | None:
-        found = None
-        for category in self.categories:
-            if category.name.lower() == name.lower():
-                found = category
-        return found
+    def find_category(self, name: str) -> Category | None:
+        return self._by_name.get(name.lower())
+
+    def add_category(self, category: Category) -> None:
+        self.categories.append(category)
+        self._by_name[category.name.lower()] = category
 
     # ---------------------------------------------------------------- one file
 
@@ -295,18 +241,10 @@ class _Reader:
         def get(i: int) -> str:
             return b[i] if 0 <= i < len(b) else "\0"
 
-        def find(start: int) -> int:
-            i = start
-            while i < len(b) and b[i] != "\0":
-                if b[i] == ";":
-                    return i
-                i += 1
-            return -1
-
         process: int | None = None if comment else 0
         new = 0
         while True:
-            p = find(new)
+            p = _find_semicolon(b, new)
             if p < 0:
                 break
             if p > new and b[p - 1] == "\\":
@@ -315,39 +253,14 @@ class _Reader:
                 del c[p - 1]
                 new = p
             elif get(p + 1) == "-" and get(p + 2) == "-" and get(p + 3) != "-":
-                if comment < _MAX_NESTED_COMMENTS:
-                    b[p] = "\0"
-                    new = p + 3
-                    comment += 1
-                    nest.append(lineno)
-                else:
-                    self.report(
-                        name,
-                        lineno,
-                        c[p],
-                        ERROR,
-                        "comment-nesting",
-                        f"more than {_MAX_NESTED_COMMENTS} nested ';--' comments",
-                    )
-                    new = p + 1
+                new, comment = self._open_comment(b, c, p, comment, nest, name, lineno)
             elif p >= new + 2 and b[p - 1] == "-" and b[p - 2] == "-":
                 comment -= 1
                 if nest:
                     nest.pop()
                 new = p + 1
                 if comment == 0:
-                    if process is not None:
-                        old = process
-                        while old < len(b) and b[old] != "\0":
-                            old += 1
-                        end = new
-                        while end < len(b) and b[end] != "\0":
-                            end += 1
-                        b[old:] = b[new:end]
-                        c[old:] = c[new:end]
-                        new = old
-                    else:
-                        process = new
+                    new, process = _after_comment(b, c, new, process)
             elif comment == 0:
                 b[p] = "\0"
                 break
@@ -366,11 +279,11 @@ class _Reader:
         self,
         chars: list[str],
         cols: list[int],
-        category: _Category | None,
+        category: Category | None,
         name: str,
         lineno: int,
         stack: tuple[str, ...],
-    ) -> _Category | None:
+    ) -> Category | None:
         text = "".join(chars)
         if text[0] == "[":
             return self._header(text, cols, category, name, lineno)
@@ -388,8 +301,8 @@ class _Reader:
                     "line before any [context]: Asterisk refuses to load this file "
                     "(checking it anyway as if it were in one context)",
                 )
-                self.implicit = _Category("", name, lineno)
-                self.categories.append(self.implicit)
+                self.implicit = Category("", name, lineno)
+                self.add_category(self.implicit)
             category = self.implicit
             self.current = category
         start = 0
@@ -435,23 +348,22 @@ class _Reader:
             return category
         value = "".join(value_chars)
         if append:
-            previous = [v for v in category.variables if v.name == var_name]
-            if previous:
-                target = previous[-1]
+            target = category.last_named(var_name)
+            if target is not None:
                 target.value = (target.value + value).rstrip(_BLANKS)
                 target.value_columns = (target.value_columns + value_cols)[: len(target.value)]
                 return category
-        category.variables.append(_Var(var_name, value, value_cols, name, lineno))
+        category.add(Var(var_name, value, value_cols, name, lineno))
         return category
 
     def _header(
         self,
         text: str,
         cols: list[int],
-        category: _Category | None,
+        category: Category | None,
         name: str,
         lineno: int,
-    ) -> _Category | None:
+    ) -> Category | None:
         close = text.find("]")
         if close < 0:
             self.report(
@@ -462,10 +374,14 @@ class _Reader:
                 "bad-context",
                 "no closing ']' in the context header; Asterisk refuses to load this file",
             )
-            return category
+            # Go on as if the header were closed, so its lines are checked on their own.
+            broken = Category(text[1:].strip(_BLANKS), name, lineno)
+            self.add_category(broken)
+            self.current = broken
+            return broken
         cat_name = text[1:close]
-        new: _Category | None = _Category(cat_name, name, lineno)
-        result: _Category | None = new
+        new: Category | None = Category(cat_name, name, lineno)
+        result: Category | None = new
         rest = text[close + 1 :]
         if rest.startswith("("):
             end = rest.find(")")
@@ -499,7 +415,7 @@ class _Reader:
                         continue
                     if new is not None:
                         existing.template = existing.template or new.template
-                        existing.variables.extend(new.variables)
+                        existing.absorb(new)
                         new = None
                     result = existing
                 else:
@@ -516,14 +432,30 @@ class _Reader:
                         )
                         continue
                     assert result is not None
-                    result.variables.extend(
-                        _Var(v.name, v.value, list(v.value_columns), v.file, v.line)
-                        for v in base.variables
-                    )
+                    result.inherit(base)
         if new is not None:
-            self.categories.append(new)
+            self.add_category(new)
         self.current = result
         return result
+
+    def _open_comment(
+        self, b: list[str], c: list[int], p: int, comment: int, nest: list[int], name: str,
+        lineno: int,
+    ) -> tuple[int, int]:  # fmt: skip
+        """A ';--' at ``p``: one comment level deeper (up to config.c's limit)."""
+        if comment < _MAX_NESTED_COMMENTS:
+            b[p] = "\0"
+            nest.append(lineno)
+            return p + 3, comment + 1
+        self.report(
+            name,
+            lineno,
+            c[p],
+            ERROR,
+            "comment-nesting",
+            f"more than {_MAX_NESTED_COMMENTS} nested ';--' comments",
+        )
+        return p + 1, comment
 
     def _directive(
         self, text: str, cols: list[int], name: str, lineno: int, stack: tuple[str, ...]
@@ -596,6 +528,12 @@ class _Reader:
                     "refuses to load this file (use #tryinclude for an optional file)",
                 )
             return
+        self._load_included(found, argument, cols, name, lineno, stack)
+
+    def _load_included(
+        self, found: list[tuple[str, str]], argument: str, cols: list[int], name: str,
+        lineno: int, stack: tuple[str, ...],
+    ) -> None:  # fmt: skip
         for file_name, file_text in found:
             if file_name in stack:
                 loop = " -> ".join((*stack[stack.index(file_name) :], file_name))
@@ -615,254 +553,32 @@ class _Reader:
 _BLANKS = "".join(chr(i) for i in range(33))
 
 
-# --------------------------------------------------------------------------- pass 2: pbx_config.c
-
-
-def _pbx_strsep(value: str, start: int) -> tuple[int, int | None]:
-    """pbx_config's ``pbx_strsep(",")``: end of the field and start of the rest.
-
-    Brackets protect commas (``_[1,2]X``) and a backslash protects the next
-    character.
-    """
-    square = 0
+def _find_semicolon(b: list[str], start: int) -> int:
+    """Index of the next ';' before the end of the text (a NUL), or -1."""
     i = start
-    while i < len(value):
-        ch = value[i]
-        if ch == "[":
-            square += 1
-        elif ch == "]":
-            if square:
-                square -= 1
-        elif ch == "\\":
-            i += 1
-        elif ch == "," and not square:
-            return i, i + 1
+    while i < len(b) and b[i] != "\0":
+        if b[i] == ";":
+            return i
         i += 1
-    return len(value), None
+    return -1
 
 
-def _leading_int(text: str) -> int | None:
-    """``sscanf("%d")``: optional blanks, an optional sign, then digits."""
-    i = 0
-    while i < len(text) and text[i] in " \t\n\r\v\f":
-        i += 1
-    j = i
-    if j < len(text) and text[j] in "+-":
-        j += 1
-    k = j
-    while k < len(text) and text[k].isascii() and text[k].isdigit():
-        k += 1
-    if k == j:
-        return None
-    return int(text[i:k])
-
-
-def _atoi(text: str) -> int:
-    value = _leading_int(text)
-    return 0 if value is None else value
-
-
-@attrs.define(slots=True)
-class _ContextBuilder:
-    name: str
-    file: str
-    line: int
-    priorities: list[Priority] = attrs.Factory(list)
-    includes: list[str] = attrs.Factory(list)
-    taken: dict[tuple[str, str | None, int], Priority] = attrs.Factory(dict)
-    labels: dict[tuple[str, str | None, str], int] = attrs.Factory(dict)
-
-
-def _build_contexts(reader: _Reader) -> list[_ContextBuilder]:
-    contexts: dict[str, _ContextBuilder] = {}
-    for category in reader.categories:
-        if category.template or category.name.lower() in _NOT_CONTEXTS:
-            continue
-        key = category.name.lower()
-        builder = contexts.get(key)
-        if builder is None:
-            builder = _ContextBuilder(category.name, category.file, category.line)
-            contexts[key] = builder
-        _fill_context(reader, builder, category)
-    return list(contexts.values())
-
-
-def _fill_context(reader: _Reader, builder: _ContextBuilder, category: _Category) -> None:
-    last_extension = ""
-    last_priority = -2
-    for var in category.variables:
-        lower = var.name.lower()
-        value, cols = var.value, var.value_columns
-
-        def report(severity: str, code: str, msg: str, offset: int = 0, v: _Var = var) -> None:
-            col = v.value_columns[offset] if offset < len(v.value_columns) else 1
-            reader.report(v.file, v.line, col, severity, code, msg)
-
-        if lower.startswith("same"):
-            if not last_extension:
-                report(
-                    ERROR,
-                    "same-without-exten",
-                    "'same =>' needs an 'exten =>' line before it in this context; "
-                    "Asterisk ignores this line",
-                )
-                continue
-            extension = last_extension
-            rest: int | None = 0
-        elif lower == "exten":
-            end, rest = _pbx_strsep(value, 0)
-            extension = value[:end]
-            last_extension = extension
-        elif lower == "include":
-            builder.includes.append(value)
-            continue
-        elif lower in _IGNORED_STATEMENTS:
-            continue
-        else:
-            report(
-                WARNING,
-                "unknown-statement",
-                f"'{var.name}' is not a dialplan statement (exten, same, include, ...); "
-                "Asterisk ignores this line",
-            )
-            continue
-
-        cid: str | None = None
-        if "/" in extension:
-            extension, cid = extension.split("/", 1)
-        if rest is None:
-            pri_text, pri_start, rest = "", len(value), None
-        else:
-            comma = value.find(",", rest)
-            pri_start = rest
-            if comma < 0:
-                pri_text, rest = value[rest:], None
-            else:
-                pri_text, rest = value[rest:comma], comma + 1
-        pri = pri_text.strip(_BLANKS)
-        pri_offset = pri_start + (len(pri_text) - len(pri_text.lstrip(_BLANKS)))
-        label: str | None = None
-        if "(" in pri:
-            pri, _, label_part = pri.partition("(")
-            if ")" not in label_part:
-                report(
-                    WARNING,
-                    "bad-priority",
-                    "label has no closing ')'; Asterisk ignores this line",
-                    pri_offset,
-                )
-                continue
-            label = label_part[: label_part.index(")")]
-        plus: str | None = None
-        if "+" in pri:
-            pri, _, plus = pri.partition("+")
-        if pri == "hint":
-            # A hint is device state, not a step; it still counts as "last".
-            last_priority = -1 + (_atoi(plus) if plus is not None else 0)
-            continue
-        if pri in ("n", "next", "s", "same"):
-            if last_priority <= -2:
-                report(
-                    WARNING,
-                    "bad-priority",
-                    f"priority '{pri}' on the first line of a context; Asterisk ignores this line",
-                    pri_offset,
-                )
-                continue
-            number = last_priority + 1 if pri in ("n", "next") else last_priority
-        else:
-            parsed = _leading_int(pri)
-            if parsed is None:
-                found_label = builder.labels.get((extension, cid, pri))
-                if found_label is None:
-                    report(
-                        WARNING,
-                        "bad-priority",
-                        f"invalid priority or unknown label {pri!r}; Asterisk ignores this line",
-                        pri_offset,
-                    )
-                    continue
-                parsed = found_label
-            elif parsed < 1:
-                report(
-                    WARNING,
-                    "bad-priority",
-                    f"priority {pri!r} is below 1; Asterisk ignores this line",
-                    pri_offset,
-                )
-                continue
-            number = parsed
-        # Application and argument: App(data), the data running to the last ')'.
-        app_start = len(value) if rest is None else rest
-        app_text = value[app_start:]
-        data = ""
-        data_cols: list[int] = []
-        paren = app_text.find("(")
-        if paren >= 0 and "${" not in app_text[:paren] and "$[" not in app_text[:paren]:
-            app = app_text[:paren]
-            data_start = app_start + paren + 1
-            close = value.rfind(")", data_start)
-            if close < 0:
-                report(
-                    WARNING,
-                    "missing-paren",
-                    f"no closing ')' after {app.strip(_BLANKS)}(; Asterisk passes the rest "
-                    "of the line as its argument",
-                    app_start + paren,
-                )
-                close = len(value)
-            data = value[data_start:close]
-            data_cols = cols[data_start:close]
-        else:
-            app = app_text
-        skipped = len(app) - len(app.lstrip(_BLANKS))
-        app = app[skipped:]
-        app_col = cols[app_start + skipped] if app_start + skipped < len(cols) else 1
-        if not number:
-            report(
-                WARNING,
-                "bad-priority",
-                "this priority works out to 0; Asterisk ignores this line",
-                pri_offset,
-            )
-            continue
-        if plus is not None:
-            number += _atoi(plus)
-        last_priority = number
-        key = (extension, cid, number)
-        earlier = builder.taken.get(key)
-        step = Priority(
-            context=builder.name,
-            extension=extension,
-            priority=number,
-            app=app,
-            data=data,
-            file=var.file,
-            line=var.line,
-            column=app_col,
-            label=label,
-            cid_match=cid,
-            shadowed=earlier is not None,
-            data_columns=tuple(data_cols),
-        )
-        if earlier is not None:
-            where = (
-                f"line {earlier.line}"
-                if earlier.file == var.file
-                else f"{earlier.file}:{earlier.line}"
-            )
-            report(
-                ERROR,
-                "duplicate-priority",
-                f"extension {extension!r} already has priority {number} at {where}; "
-                "Asterisk keeps that one and ignores this line",
-                pri_offset,
-            )
-        else:
-            builder.taken[key] = step
-            if label:
-                builder.labels.setdefault((extension, cid, label), number)
-        builder.priorities.append(step)
+def _after_comment(
+    b: list[str], c: list[int], new: int, process: int | None
+) -> tuple[int, int | None]:
+    """A ';-- --;' comment closed at ``new``: join the text after it to the text
+    before it (or start the text there); returns the scan and text starts."""
+    if process is None:
+        return new, new
+    old = process
+    while old < len(b) and b[old] != "\0":
+        old += 1
+    end = new
+    while end < len(b) and b[end] != "\0":
+        end += 1
+    b[old:] = b[new:end]
+    c[old:] = c[new:end]
+    return old, process
 
 
 # --------------------------------------------------------------------------- entry points
@@ -879,7 +595,7 @@ def parse_dialplan(
     """
     reader = _Reader(loader)
     reader.load(file, text, ())
-    builders = _build_contexts(reader)
+    builders = build(reader.categories, reader.report)
     contexts = tuple(
         Context(b.name, b.file, b.line, tuple(b.priorities), tuple(b.includes)) for b in builders
     )
