@@ -109,6 +109,7 @@ class Gateway:
         self._online = True
         self._seq = 0
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
         self._stopping = False
         self._connected_broker = False
         self._mark_all_stale()
@@ -136,6 +137,7 @@ class Gateway:
     def close(self) -> None:
         """Ask :meth:`run` to publish the final states, disconnect and return."""
         self._stopping = True
+        self._stop.set()
         self._wake.set()
 
     # ------------------------------------------------------------------ AMI side
@@ -162,9 +164,7 @@ class Gateway:
                     await asyncio.gather(task, return_exceptions=True)
 
     async def _wait_stopping(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            await self._wake.wait()
+        await self._stop.wait()  # its own event: clearing _wake here could lose a wakeup
 
     def envelope(self, body: dict[str, Any]) -> bytes:
         """``body`` with the fields every message carries: version, time, source, sequence."""
@@ -281,6 +281,8 @@ class Gateway:
                     identifier=f"tapievent-gateway-{self.gateway_id}",
                     will=self._will(),
                 ) as client:
+                    # aiomqtt warns above 10 pending publishes; WINDOW are expected.
+                    client.pending_calls_threshold = self.WINDOW + 16
                     delay = self.retry_delay
                     await self._session(client)
                     return
@@ -396,6 +398,7 @@ class Gateway:
     async def _finish(self, broker: asyncio.Future[None]) -> None:
         """Say goodbye on the broker: every line out of service, status offline."""
         self._stopping = True
+        self._stop.set()
         self._online = False
         self._mark_all_stale()
         self._wake.set()
