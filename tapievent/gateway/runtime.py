@@ -73,7 +73,8 @@ class Gateway:
     and requests for any other line are refused with ``unknown-line``.
     """
 
-    WINDOW = 64  # messages in flight (sent, PUBACK not yet received)
+    WINDOW = 64  # queued messages in flight (sent, PUBACK not yet received)
+    RETAINED_WINDOW = 16  # and retained topics in flight
 
     def __init__(
         self,
@@ -281,8 +282,8 @@ class Gateway:
                     identifier=f"tapievent-gateway-{self.gateway_id}",
                     will=self._will(),
                 ) as client:
-                    # aiomqtt warns above 10 pending publishes; WINDOW are expected.
-                    client.pending_calls_threshold = self.WINDOW + 16
+                    # aiomqtt warns above 10 pending publishes; the windows are expected.
+                    client.pending_calls_threshold = self.WINDOW + self.RETAINED_WINDOW + 1
                     delay = self.retry_delay
                     await self._session(client)
                     return
@@ -348,7 +349,7 @@ class Gateway:
         sent = 0  # the seq of the newest message handed to the client
         try:
             while True:
-                key = self.outbox.take_stale()
+                key = self.outbox.take_stale() if len(retained) < self.RETAINED_WINDOW else None
                 if key is not None:
                     # Not awaited: a retained topic that fails to get out is
                     # published again on the next connection (all are, see
@@ -359,6 +360,7 @@ class Gateway:
                     )
                     retained.add(future)
                     future.add_done_callback(retained.discard)
+                    future.add_done_callback(lambda _: self._wake.set())  # room for more
                     continue
                 while len(inflight) < self.WINDOW:
                     nxt = self.outbox.next_after(sent)
@@ -384,9 +386,11 @@ class Gateway:
                         inflight.popleft()
                         self.outbox.acknowledge(publication)
                     continue
-                if not self._online:  # _finish queued the goodbye and it is all out
+                if not self._online and self.outbox.idle:  # _finish's goodbye is all out
                     await asyncio.gather(*retained)
-                    return
+                    if self.outbox.idle:
+                        return
+                    continue
                 self._wake.clear()
                 await self._wake.wait()
         finally:
