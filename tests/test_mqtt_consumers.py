@@ -141,3 +141,20 @@ def test_monitor_mqtt_prints_the_events_of_the_broker(tmp_path: pathlib.Path) ->
                 assert '"event": "NewCall"' in text and "Local/bobbett" not in text
 
     run(scenario(), 30)
+
+
+def test_monitor_options_errors_are_said(tmp_path: pathlib.Path) -> None:
+    def monitor(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tapievent", "monitor", *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    no_pbx = monitor("--mqtt", "mqtt://127.0.0.1:1883")
+    assert no_pbx.returncode == 2 and "must end with the gateway's PBX name" in no_pbx.stderr
+    neither = monitor()
+    assert neither.returncode == 2 and "--host, --user (or --mqtt)" in neither.stderr
+    for result in (no_pbx, neither):
+        assert "Traceback" not in result.stderr
