@@ -70,6 +70,13 @@ def test_tsp_bridge_with_the_broker_as_its_source(tmp_path: pathlib.Path) -> Non
                 )
                 new = await shim.until("new_call")
                 await shim.until("call_state", call=new["call"], state=0x100)  # CONNECTED
+                # A shim that connects now hears of the call from the retained state.
+                late = Shim(*await asyncio.open_connection("127.0.0.1", bridge.port))
+                await late.send(type="hello", shim="t", tspi_version=0x20002, lines=["Local/bob"])
+                await late.until("welcome")
+                announced = await late.until("new_call")
+                assert announced["caller_number"] == "5550300"
+                late.writer.close()
                 await shim.send(type="drop", id=1, call=new["call"])
                 assert await shim.until("reply", id=1) == {
                     "v": 1, "type": "reply", "id": 1, "result": 0

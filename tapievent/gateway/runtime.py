@@ -237,6 +237,7 @@ class Gateway:
                 "call_key": encode_text(c.call_key),
                 "state": call_payload(c)["states"][c.lines.index(line)],
                 "caller_id": call_payload(c)["caller_id"],
+                "action_id": call_payload(c)["action_id"],
             }
             for c in calls
             if line in c.lines
