@@ -352,16 +352,7 @@ class Gateway:
             while True:
                 key = self.outbox.take_stale() if len(retained) < self.RETAINED_WINDOW else None
                 if key is not None:
-                    # Not awaited: a retained topic that fails to get out is
-                    # published again on the next connection (all are, see
-                    # _session), so nothing waits for its PUBACK.
-                    topic, payload = self.retained(key)
-                    future = asyncio.ensure_future(
-                        client.publish(topic, payload, qos=1, retain=True)
-                    )
-                    retained.add(future)
-                    future.add_done_callback(retained.discard)
-                    future.add_done_callback(lambda _: self._wake.set())  # room for more
+                    self._send_retained(client, key, retained)
                     continue
                 while len(inflight) < self.WINDOW:
                     nxt = self.outbox.next_after(sent)
@@ -399,6 +390,19 @@ class Gateway:
             for future in pending:
                 future.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+    def _send_retained(self, client: Any, key: str, retained: set[asyncio.Future[None]]) -> None:
+        """Publish one stale retained topic, not awaited.
+
+        A retained topic that fails to get out is published again on the next
+        connection (all are, see :meth:`_session`), so nothing waits for its
+        PUBACK; ``retained`` holds those in flight (at most RETAINED_WINDOW).
+        """
+        topic, payload = self.retained(key)
+        future = asyncio.ensure_future(client.publish(topic, payload, qos=1, retain=True))
+        retained.add(future)
+        future.add_done_callback(retained.discard)
+        future.add_done_callback(lambda _: self._wake.set())  # room for more
 
     async def _finish(self, broker: asyncio.Future[None]) -> None:
         """Say goodbye on the broker: every line out of service, status offline."""
