@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -100,3 +103,16 @@ def test_board_follows_the_event_stream() -> None:
     for key in ("a", "b", "c"):
         board.apply(NewCall(bob, key))
     assert [c.call_key for c in board.calls()] == ["b", "c"]  # bounded, oldest forgotten
+
+
+def test_the_core_never_imports_the_gateway_nor_aiomqtt() -> None:
+    code = (
+        "import sys, tapievent, tapievent.transports.aio, tapievent.tsp.bridge\n"
+        "import tapievent.gateway.scheme\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('aiomqtt', 'paho'))"
+        " or m in ('tapievent.gateway.runtime', 'tapievent.gateway.consumer')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"  # the scheme is pure; only the runtime and consumer need aiomqtt
