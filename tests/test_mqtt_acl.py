@@ -14,6 +14,7 @@ import os
 import pathlib
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from mqtt_helpers import RUN_AS, Mosquitto, free_port, make_cert
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from tapievent.gateway.broker import BrokerSettings
+from tapievent.gateway.consumer import MqttPort
 from tapievent.gateway.scheme import Topics
 from tapievent.testing import FakeAsterisk
 
@@ -84,8 +87,6 @@ def gateway_command(broker: Mosquitto, pbx: Any, password: str) -> subprocess.Po
 
 
 def desk(broker: Mosquitto, user: str, password: str | None = None) -> aiomqtt.Client:
-    import ssl
-
     return aiomqtt.Client(
         "127.0.0.1",
         broker.port,
@@ -159,6 +160,19 @@ def test_a_desktop_reads_and_dials_only_its_own_line(office: tuple[Mosquitto, An
             await asyncio.sleep(0.2)
             assert not any("alice" in t for t, _ in bob_saw)
             assert originates(pbx) == ["Local/Local/bob@phones", "Local/Local/alice@phones"]
+            # The TSP bridge's port works with bob's account alone.
+            settings = BrokerSettings(
+                "127.0.0.1",
+                broker.port,
+                "bob",
+                USERS["bob"],
+                ssl.create_default_context(cafile=str(broker.cafile)),
+            )
+            async with MqttPort(settings, pbx="office", lines=["Local/bob"]) as port:
+                await until(lambda: port.in_service)
+                handle = await port.make_call("Local/bob", "100")
+                assert handle.line == "Local/bob"
+            assert len(originates(pbx)) == 3
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

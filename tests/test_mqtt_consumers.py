@@ -70,6 +70,13 @@ def test_tsp_bridge_with_the_broker_as_its_source(tmp_path: pathlib.Path) -> Non
                 )
                 new = await shim.until("new_call")
                 await shim.until("call_state", call=new["call"], state=0x100)  # CONNECTED
+                # A shim that connects now hears of the call from the retained state.
+                late = Shim(*await asyncio.open_connection("127.0.0.1", bridge.port))
+                await late.send(type="hello", shim="t", tspi_version=0x20002, lines=["Local/bob"])
+                await late.until("welcome")
+                announced = await late.until("new_call")
+                assert announced["caller_number"] == "5550300"
+                late.writer.close()
                 await shim.send(type="drop", id=1, call=new["call"])
                 assert await shim.until("reply", id=1) == {
                     "v": 1, "type": "reply", "id": 1, "result": 0
@@ -141,3 +148,20 @@ def test_monitor_mqtt_prints_the_events_of_the_broker(tmp_path: pathlib.Path) ->
                 assert '"event": "NewCall"' in text and "Local/bobbett" not in text
 
     run(scenario(), 30)
+
+
+def test_monitor_options_errors_are_said(tmp_path: pathlib.Path) -> None:
+    def monitor(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tapievent", "monitor", *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    no_pbx = monitor("--mqtt", "mqtt://127.0.0.1:1883")
+    assert no_pbx.returncode == 2 and "must end with the gateway's PBX name" in no_pbx.stderr
+    neither = monitor()
+    assert neither.returncode == 2 and "--host, --user (or --mqtt)" in neither.stderr
+    for result in (no_pbx, neither):
+        assert "Traceback" not in result.stderr

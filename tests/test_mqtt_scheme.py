@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import re
+import shlex
 
 import pytest
+from docs_examples import DOCS, blocks, run_python_blocks
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +24,8 @@ from tapievent import (
     LineDevStateFlag,
     NewCall,
 )
+from tapievent.cli import build_parser
+from tapievent.gateway import cli as gateway_cli
 from tapievent.gateway.requests import RecentRequests, RequestRefused, parse_request
 from tapievent.gateway.scheme import (
     Presence,
@@ -275,3 +281,24 @@ def test_recent_requests_is_bounded() -> None:
     assert len(recent) == 3
     assert recent.get(("l", "dial", "9")) == 9
     assert recent.get(("l", "dial", "0")) is None
+
+
+def test_docs_mqtt_examples_run(tmp_path: pathlib.Path) -> None:
+    assert run_python_blocks("mqtt.md", tmp_path) == 1
+
+
+def test_docs_mqtt_gateway_command_parses() -> None:
+    (command,) = [code for _, code in blocks("mqtt.md", "text") if "tapievent gateway" in code]
+    args = build_parser().parse_args(shlex.split(command.replace("\\\n", " "))[1:])
+    assert (args.command, args.pbx, args.lines) == (
+        "gateway",
+        "office",
+        ["PJSIP/bob", "PJSIP/alice"],
+    )
+    assert args.func is gateway_cli.run
+
+
+def test_docs_mqtt_names_the_shipped_examples() -> None:
+    text = (DOCS / "mqtt.md").read_text(encoding="utf-8")
+    for target in re.findall(r"\]\((\.\./[^)#]+)", text):
+        assert (DOCS / target).resolve().exists(), target

@@ -87,7 +87,8 @@ class MqttPort:
         self._online = False  # the gateway says online and AMI up
         self._connected = False
         self._in_service_said: bool | None = None
-        self._calls: dict[str, TrackedCall] = {}
+        # line -> (call key, state, caller id, action id) of its live calls
+        self._line_calls: dict[str, list[tuple[str, Any, Any, Any]]] = {}
         self._actions: OrderedDict[str, str] = OrderedDict()  # call key -> action id
         self._keys: OrderedDict[str, str] = OrderedDict()  # action id -> call key
         self._pending: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
@@ -139,7 +140,18 @@ class MqttPort:
             await self._wake.wait()
 
     def live_calls(self) -> tuple[TrackedCall, ...]:
-        return tuple(self._calls.values())
+        """The live calls of our lines, from their retained states."""
+        merged: dict[str, dict[str, Any]] = {}
+        for line, entries in self._line_calls.items():
+            for key, state, caller_id, action_id in entries:
+                call = merged.setdefault(key, {"lines": [], "states": [], "caller_id": caller_id})
+                call["lines"].append(line)
+                call["states"].append(state)
+                call["action_id"] = action_id
+        return tuple(
+            call_from_payload({"call_key": key, "origin": "UNKNOWN", "channel": None, **call})
+            for key, call in merged.items()
+        )
 
     def action_id_of(self, call_key: str) -> str | None:
         return self._actions.get(call_key)
@@ -203,8 +215,9 @@ class MqttPort:
     def _line_of(self, call: str | CallHandle) -> str:
         if isinstance(call, CallHandle):
             return call.line
-        known = self._calls.get(call)
-        lines = [] if known is None else [ln for ln in known.lines if self._serves(ln)]
+        lines = [
+            ln for ln, entries in self._line_calls.items() if any(e[0] == call for e in entries)
+        ]
         if not lines:
             raise GatewayRequestError("unknown-call", f"no live call {call!r} on our lines")
         return lines[0]
@@ -239,7 +252,11 @@ class MqttPort:
             lines = [self.topics.all_events]
         else:
             lines = [self.topics.events(line) for line in self.lines]
-        return [*lines, self.topics.status, self.topics.calls, f"{self._reply_base}/#"]
+        if self.lines is None:
+            states = [self.topics.all_states]
+        else:
+            states = [self.topics.state(line) for line in self.lines]
+        return [*lines, *states, self.topics.status, f"{self._reply_base}/#"]
 
     async def _run(self) -> None:
         import aiomqtt
@@ -283,16 +300,31 @@ class MqttPort:
                 online = isinstance(payload, dict) and payload.get("status") == "online"
                 self._online = online and payload.get("ami") == "up"  # type: ignore[union-attr]
                 self._say_service()
-            elif topic == self.topics.calls:
-                calls = [] if payload is None else [call_from_payload(c) for c in payload["calls"]]
-                self._calls = {c.call_key: c for c in calls if any(map(self._serves, c.lines))}
-                for call in calls:
-                    if call.action_id is not None:
-                        self._remember(call.call_key, call.action_id)
+            elif topic.endswith("/state"):
+                self._on_state(topic, payload)
             elif isinstance(payload, dict):
                 self._on_event(payload)
         except (SchemeError, KeyError, TypeError) as exc:
             logger.warning("unreadable message on %s: %s", topic, exc)
+
+    def _on_state(self, topic: str, payload: Any) -> None:
+        """A line's retained state: its live calls (the only view the example ACL grants)."""
+        line, _ = self.topics.parse_line_topic(topic)
+        if not self._serves(line):
+            return
+        entries = [] if not isinstance(payload, dict) else payload.get("calls") or []
+        self._line_calls[line] = [
+            (
+                decode_text(entry["call_key"]),
+                entry.get("state"),
+                entry.get("caller_id"),
+                entry.get("action_id"),
+            )
+            for entry in entries
+        ]
+        for key, _, _, action_id in self._line_calls[line]:
+            if action_id is not None:
+                self._remember(key, decode_text(action_id))
 
     def _on_event(self, payload: dict[str, Any]) -> None:
         event = event_from_payload(payload)

@@ -73,7 +73,8 @@ class Gateway:
     and requests for any other line are refused with ``unknown-line``.
     """
 
-    WINDOW = 64  # messages in flight (sent, PUBACK not yet received)
+    WINDOW = 64  # queued messages in flight (sent, PUBACK not yet received)
+    RETAINED_WINDOW = 16  # and retained topics in flight
 
     def __init__(
         self,
@@ -109,6 +110,7 @@ class Gateway:
         self._online = True
         self._seq = 0
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
         self._stopping = False
         self._connected_broker = False
         self._mark_all_stale()
@@ -136,6 +138,7 @@ class Gateway:
     def close(self) -> None:
         """Ask :meth:`run` to publish the final states, disconnect and return."""
         self._stopping = True
+        self._stop.set()
         self._wake.set()
 
     # ------------------------------------------------------------------ AMI side
@@ -162,9 +165,7 @@ class Gateway:
                     await asyncio.gather(task, return_exceptions=True)
 
     async def _wait_stopping(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            await self._wake.wait()
+        await self._stop.wait()  # its own event: clearing _wake here could lose a wakeup
 
     def envelope(self, body: dict[str, Any]) -> bytes:
         """``body`` with the fields every message carries: version, time, source, sequence."""
@@ -236,6 +237,7 @@ class Gateway:
                 "call_key": encode_text(c.call_key),
                 "state": call_payload(c)["states"][c.lines.index(line)],
                 "caller_id": call_payload(c)["caller_id"],
+                "action_id": call_payload(c)["action_id"],
             }
             for c in calls
             if line in c.lines
@@ -281,6 +283,8 @@ class Gateway:
                     identifier=f"tapievent-gateway-{self.gateway_id}",
                     will=self._will(),
                 ) as client:
+                    # aiomqtt warns above 10 pending publishes; the windows are expected.
+                    client.pending_calls_threshold = self.WINDOW + self.RETAINED_WINDOW + 1
                     delay = self.retry_delay
                     await self._session(client)
                     return
@@ -346,17 +350,9 @@ class Gateway:
         sent = 0  # the seq of the newest message handed to the client
         try:
             while True:
-                key = self.outbox.take_stale()
+                key = self.outbox.take_stale() if len(retained) < self.RETAINED_WINDOW else None
                 if key is not None:
-                    # Not awaited: a retained topic that fails to get out is
-                    # published again on the next connection (all are, see
-                    # _session), so nothing waits for its PUBACK.
-                    topic, payload = self.retained(key)
-                    future = asyncio.ensure_future(
-                        client.publish(topic, payload, qos=1, retain=True)
-                    )
-                    retained.add(future)
-                    future.add_done_callback(retained.discard)
+                    self._send_retained(client, key, retained)
                     continue
                 while len(inflight) < self.WINDOW:
                     nxt = self.outbox.next_after(sent)
@@ -382,9 +378,11 @@ class Gateway:
                         inflight.popleft()
                         self.outbox.acknowledge(publication)
                     continue
-                if not self._online:  # _finish queued the goodbye and it is all out
+                if not self._online and self.outbox.idle:  # _finish's goodbye is all out
                     await asyncio.gather(*retained)
-                    return
+                    if self.outbox.idle:
+                        return
+                    continue
                 self._wake.clear()
                 await self._wake.wait()
         finally:
@@ -393,9 +391,23 @@ class Gateway:
                 future.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
+    def _send_retained(self, client: Any, key: str, retained: set[asyncio.Future[None]]) -> None:
+        """Publish one stale retained topic, not awaited.
+
+        A retained topic that fails to get out is published again on the next
+        connection (all are, see :meth:`_session`), so nothing waits for its
+        PUBACK; ``retained`` holds those in flight (at most RETAINED_WINDOW).
+        """
+        topic, payload = self.retained(key)
+        future = asyncio.ensure_future(client.publish(topic, payload, qos=1, retain=True))
+        retained.add(future)
+        future.add_done_callback(retained.discard)
+        future.add_done_callback(lambda _: self._wake.set())  # room for more
+
     async def _finish(self, broker: asyncio.Future[None]) -> None:
         """Say goodbye on the broker: every line out of service, status offline."""
         self._stopping = True
+        self._stop.set()
         self._online = False
         self._mark_all_stale()
         self._wake.set()
