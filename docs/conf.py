@@ -20,7 +20,7 @@ import tapievent  # noqa: E402  (after the path set-up, as Sphinx loads conf.py)
 
 project = "tapievent"
 author = "The tapievent maintainers"
-copyright = "2026, The tapievent maintainers"  # noqa: A001  (Sphinx's own name)
+copyright = "2026, The tapievent maintainers"
 release = tapievent.__version__
 version = release
 

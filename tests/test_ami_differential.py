@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_ami_codec import decode_all
 
-from tapievent import strategies as ami_st
+from tapievent.testing import strategies as ami_st
 from tapievent.ami_codec import Banner, Message
 
 Outcome = Banner | Message | tuple[str, int]

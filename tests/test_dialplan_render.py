@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tapievent import strategies
+from tapievent.testing import strategies
 from tapievent.dialplan.render import DialplanError, asterisk_version, to_dialplan
 from tapievent.grammar import (
     TapiEventSyntaxError,

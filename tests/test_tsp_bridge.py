@@ -589,7 +589,7 @@ def _bridge_config(port: int, secret: str = "tapisecret") -> BridgeConfig:
         lines=("Local/bob",),
         listen_host="127.0.0.1",
         listen_port=0,
-        dial=DialPlan(),
+        dial=DialSettings(),
     )
 
 

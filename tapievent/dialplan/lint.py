@@ -44,7 +44,6 @@ from collections.abc import Sequence
 
 import attrs
 
-from .. import grammar
 from ..model import CallStateCommand, LineCallState, NewCallCommand, TapiEvent, UnknownCommand
 from . import render
 from ._args import Arg, iter_refs, split_args, split_first
