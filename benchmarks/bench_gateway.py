@@ -267,7 +267,11 @@ async def mqtt_mode(servers: Servers, n: int, args: argparse.Namespace) -> dict[
         for process in others:
             process.terminate()
         for process in others:
-            process.wait(10)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:  # a loaded machine: do not wait for ever
+                process.kill()
+                process.wait(10)
         gateway.close()
         await asyncio.wait_for(task, 10)
         await client.close()
