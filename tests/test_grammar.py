@@ -51,7 +51,7 @@ from tapievent.model import (
     TargetSpec,
     UnknownCommand,
 )
-from tapievent.testing.strategies import messages, tapi_events, tapievent_texts
+from tapievent.testing.strategies import line_names, messages, tapi_events, tapievent_texts
 
 DATA = Path(__file__).parent / "data" / "asterisk-22.10.1"
 S = LineCallState
@@ -1064,7 +1064,7 @@ def _templates(draw: st.DrawFn) -> TapiEvent:
         # Literal parts carry no "$": to_dialplan reads every "${" / "$[" as a
         # dialplan reference (that is its contract), so a literal one would be a
         # different template, not a literal (see _literal above).
-        literal = tapievent.testing.strategies.line_names(8).filter(lambda s: "$" not in s)
+        literal = line_names(8).filter(lambda s: "$" not in s)
         return draw(st.sampled_from(_TRUSTED_REFS) | literal)
 
     spec = TargetSpec(
