@@ -814,7 +814,7 @@ def test_memory_stays_bounded_however_the_input_is_chunked(
         while True:
             try:
                 frame = dec.next_frame()
-            except (LimitExceeded, TruncatedFrame):
+            except (LimitExceeded, TruncatedFrame, MissingEndMarker):
                 continue
             if frame is NEED_DATA:
                 break

@@ -86,7 +86,7 @@ def reference(data: bytes) -> list[Outcome]:
         while data[i : i + 1] == b"\n" or data[i : i + 2] == b"\r\n":
             i += 1 if data[i : i + 1] == b"\n" else 2
         rest = data[i:]
-        if not rest.strip(b"\r\n"):
+        if rest in (b"", b"\r"):
             return out
         first = rest.split(b"\n", 1)[0].lower()
         if legacy and b"\n" in rest and first in (b"response: follows", b"response: follows\r"):
@@ -102,8 +102,8 @@ def reference(data: bytes) -> list[Outcome]:
             i = end
             continue
         ends = [k for k in (data.find(b"\n\r\n", i), data.find(b"\n\n", i)) if k >= 0]
-        if not ends:
-            return [*out, ("TruncatedFrame", i)]
+        if not ends:  # the stream ends inside a frame, unless only CRs and LFs are left
+            return [*out, ("TruncatedFrame", i)] if rest.strip(b"\r\n") else out
         end = min(ends)
         out.append(Message(tuple(header(line) for line in lines_of(data[i:end]))))
         i = end + (3 if data[end : end + 3] == b"\n\r\n" else 2)
