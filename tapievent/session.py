@@ -76,6 +76,19 @@ from typing import Final, Literal
 import attrs
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._session_events import (
+    ActionResult,
+    AuthenticationFailed,
+    ConnectionClosed,
+    Goodbye,
+    LoginSucceeded,
+    PermissionDenied,
+    SessionEvent,
+    UnmatchedResponse,
+    announces_list,
+    ends_list,
+    fold,
+)
 from .ami_codec import NEED_DATA, Action, AMIDecoder, Banner, Message, _Sentinel, encode_action
 
 __all__ = [
@@ -191,13 +204,6 @@ _REMOTE_INPUTS: Final = frozenset(
 # never send_action(), so the secret never sits in a caller-visible Action.
 _SESSION_ACTIONS: Final = frozenset({"login", "challenge", "logoff"})
 
-# Response values that mean the action worked. 1.2/1.4 answer Ping with
-# "Pong" and Events with "Events On|Off" (ami-versions.md 3.4); Command on
-# 1.2-13 answers "Follows"; Logoff answers "Goodbye".
-_OK_RESPONSES: Final = frozenset(
-    {"success", "follows", "goodbye", "pong", "events on", "events off"}
-)
-
 # What Asterisk answers to an action sent before login: 1.6+ and 1.2/1.4.
 _NOT_LOGGED_IN: Final = frozenset({"permission denied", "authentication required"})
 
@@ -212,161 +218,6 @@ def _encodable(text: str) -> bool:
     surrogate cannot be written at all.
     """
     return not any("\ud800" <= c <= "\udfff" and not "\udc80" <= c <= "\udcff" for c in text)
-
-
-def _fold(value: str | None) -> str:
-    return (value or "").strip().casefold()
-
-
-# --------------------------------------------------------------------------
-# What the session reports (next_event values)
-# --------------------------------------------------------------------------
-
-
-@attrs.frozen(slots=True)
-class LoginSucceeded:
-    """Asterisk accepted the login; ``message`` is its ``Response: Success``."""
-
-    message: Message
-
-
-@attrs.frozen(slots=True)
-class AuthenticationFailed:
-    """Asterisk refused the login (or the MD5 challenge).
-
-    ``reason`` is the server's ``Message:`` text (``Authentication failed``
-    from every version); it never contains the secret. Asterisk closes the
-    connection right after, so retrying with the same credentials is futile.
-    """
-
-    reason: str
-    response: Message | None = None
-
-
-@attrs.frozen(slots=True)
-class PermissionDenied:
-    """A response saying the session is not logged in.
-
-    ``Permission denied`` (1.6+) or ``Authentication Required`` (1.2/1.4)
-    before login, for an action this session did not send: someone wrote to
-    the connection behind the session's back, or the server lost the login.
-    """
-
-    response: Message
-
-    @property
-    def reason(self) -> str:
-        """The server's ``Message:`` text."""
-        return self.response.get("Message") or ""
-
-
-@attrs.frozen(slots=True)
-class ActionResult:
-    """The complete answer to one action sent with ``send_action``.
-
-    ``events`` holds, in wire order, the item events of an event list
-    (empty for an ordinary action); ``complete`` is the event that closed
-    the list. Items beyond the session's ``max_list_events`` are counted in
-    ``items_dropped`` instead of being kept, so a huge list cannot exhaust
-    memory.
-    """
-
-    action: Action
-    action_id: str
-    response: Message
-    events: tuple[Message, ...] = ()
-    complete: Message | None = None
-    items_dropped: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when the response value means success.
-
-        ``Success``, ``Follows`` (Command 1.2-13), ``Goodbye``, ``Pong`` and
-        ``Events On``/``Events Off`` (1.2/1.4); ``Error`` and anything
-        unknown are failures.
-        """
-        return _fold(self.response.response) in _OK_RESPONSES
-
-    @property
-    def is_list(self) -> bool:
-        """True when the response announced an event list."""
-        return _announces_list(self.response)
-
-    @property
-    def listed_count(self) -> int | None:
-        """The item count the completion event states (``ListItems`` or the
-        older ``Items``), or ``None`` when it states none (1.4)."""
-        if self.complete is None:
-            return None
-        raw = self.complete.get("ListItems")
-        if raw is None:
-            raw = self.complete.get("Items")
-        if raw is None or not raw.strip().isdigit():
-            return None
-        return int(raw.strip())
-
-
-@attrs.frozen(slots=True)
-class UnmatchedResponse:
-    """A response that answers no action this session is waiting for.
-
-    Its ActionID was never sent (or was cancelled with ``cancel``), or it has
-    no ActionID while nothing is awaited. Completes nothing.
-    """
-
-    response: Message
-
-
-@attrs.frozen(slots=True)
-class Goodbye:
-    """Asterisk acknowledged ``logoff()``; it closes the connection next."""
-
-    response: Message
-
-
-@attrs.frozen(slots=True)
-class ConnectionClosed:
-    """The byte stream ended (``receive_eof``).
-
-    ``expected`` is true after a Logoff or a refused login, when Asterisk
-    closes by design. ``unanswered`` lists, in send order, the ActionIDs of
-    the caller's actions that will now never get a result.
-    """
-
-    expected: bool
-    unanswered: tuple[str, ...] = ()
-
-
-SessionEvent = (
-    Banner
-    | Message
-    | LoginSucceeded
-    | AuthenticationFailed
-    | PermissionDenied
-    | ActionResult
-    | UnmatchedResponse
-    | Goodbye
-    | ConnectionClosed
-)
-"""Every value ``AMISession.next_event`` returns besides ``NEED_DATA``."""
-
-
-def _announces_list(response: Message) -> bool:
-    # 1.6.2.10+ "EventList: start"; 1.6.0-1.6.2.9 "Eventlist: start" (the
-    # header lookup is case-insensitive); 1.4 has no header, only
-    # "Message: Channels will follow" and friends (ami-versions.md 3.6).
-    if _fold(response.response) != "success":
-        return False
-    if _fold(response.get("EventList")) == "start":
-        return True
-    return _fold(response.get("Message")).endswith("will follow")
-
-
-def _ends_list(event: Message) -> bool:
-    if _fold(event.get("EventList")) == "complete":
-        return True
-    return _fold(event.event).endswith("complete")
 
 
 # --------------------------------------------------------------------------
@@ -473,26 +324,7 @@ class AMISession:
         """
         if auth not in ("md5", "plain"):
             raise ValueError(f"auth must be 'md5' or 'plain', not {auth!r}")
-        # Checked here, without echoing the value, so that the codec's
-        # injection check can never put the secret in an exception message.
-        if any(c in secret for c in _FORBIDDEN_CHARS):
-            raise LocalProtocolError("the AMI secret contains a CR, LF or NUL character")
-        # Tested character by character, not by trying to encode: an encoding
-        # error would carry the whole secret in its ``.object``. With MD5 the
-        # secret is first encoded when the challenge arrives, far from here.
-        if not _encodable(secret):
-            raise LocalProtocolError(
-                "the AMI secret cannot be encoded: it holds a lone surrogate "
-                "outside U+DC80-U+DCFF (the escapes of undecodable bytes)"
-            )
-        if any(c in username for c in _FORBIDDEN_CHARS):
-            raise LocalProtocolError("the AMI username contains a CR, LF or NUL character")
-        # The Login is encoded only once the challenge arrives (md5), so its
-        # other values are checked now rather than inside next_event().
-        if events is not None and any(c in events for c in _FORBIDDEN_CHARS):
-            raise LocalProtocolError("events contains a CR, LF or NUL character")
-        if any(c in action_id_prefix for c in _FORBIDDEN_CHARS):
-            raise LocalProtocolError("action_id_prefix contains a CR, LF or NUL character")
+        _check_login_values(username, secret, events, action_id_prefix)
         if max_list_events < 0:
             raise ValueError("max_list_events must be >= 0")
         self._username = username
@@ -643,7 +475,7 @@ class AMISession:
         an empty or already pending ActionID, and for values the codec refuses.
         """
         new_state = self._lookup(_I.SEND_ACTION)
-        if _fold(action.name) in _SESSION_ACTIONS:
+        if fold(action.name) in _SESSION_ACTIONS:
             raise LocalProtocolError(
                 f"send {action.name.strip()!r} with login()/logoff(), not send_action()"
             )
@@ -749,10 +581,10 @@ class AMISession:
         pending = self._lists.get(action_id) if action_id is not None else None
         # OriginateResponse is broadcast to every session with its ActionID
         # (captures 05 callonly): it is never part of a list.
-        if pending is None or _fold(event.event) == "originateresponse":
+        if pending is None or fold(event.event) == "originateresponse":
             self._events.append(event)
             return
-        if _ends_list(event):
+        if ends_list(event):
             del self._lists[pending.action_id]
             self._finish(pending, complete=event)
         elif len(pending.events) < self._max_list_events:
@@ -769,7 +601,7 @@ class AMISession:
         if (
             oldest is not None
             and oldest.kind in (_Kind.CHALLENGE, _Kind.LOGIN)
-            and _fold(response.get("Message")) in _NOT_LOGGED_IN
+            and fold(response.get("Message")) in _NOT_LOGGED_IN
         ):
             # "Not logged in" never answers Challenge or Login: it is the
             # reply to a request written behind the session's back.
@@ -781,7 +613,7 @@ class AMISession:
         if pending is None:
             self._apply(_I.RESPONSE)
             if self._state in (_S.AUTHENTICATED, _S.LOGGING_OFF) or (
-                _fold(response.get("Message")) not in _NOT_LOGGED_IN
+                fold(response.get("Message")) not in _NOT_LOGGED_IN
             ):
                 self._events.append(UnmatchedResponse(response))
             else:
@@ -792,14 +624,14 @@ class AMISession:
             self._apply(_I.RESPONSE)
             del self._awaiting[pending.action_id]
             pending.response = response
-            if _announces_list(response):
+            if announces_list(response):
                 self._lists[pending.action_id] = pending
             else:
                 self._finish(pending, complete=None)
         elif kind is _Kind.CHALLENGE:
             self._handle_challenge(pending, response)
         elif kind is _Kind.LOGIN:
-            ok = _fold(response.response) == "success"
+            ok = fold(response.response) == "success"
             self._apply(_I.LOGIN_OK if ok else _I.LOGIN_REJECTED)
             del self._awaiting[pending.action_id]
             if ok:
@@ -813,12 +645,12 @@ class AMISession:
 
     def _handle_challenge(self, pending: _Pending, response: Message) -> None:
         challenge = response.get("Challenge")
-        ok = _fold(response.response) == "success" and bool(challenge)
+        ok = fold(response.response) == "success" and bool(challenge)
         new_state = self._lookup(_I.CHALLENGE_OK if ok else _I.CHALLENGE_REJECTED)
         if not ok or challenge is None:
             del self._awaiting[pending.action_id]
             self._state = new_state
-            reason = _reason(response) if _fold(response.response) != "success" else ""
+            reason = _reason(response) if fold(response.response) != "success" else ""
             self._events.append(
                 AuthenticationFailed(reason or "the Challenge response has no challenge", response)
             )
@@ -858,6 +690,35 @@ class AMISession:
         self._awaiting.clear()
         self._lists.clear()
         self._events.append(ConnectionClosed(expected, unanswered))
+
+
+def _check_login_values(username: str, secret: str, events: str | None, prefix: str) -> None:
+    """Refuse, without echoing them, login values that cannot go on the wire.
+
+    Checked when the session is made: the MD5 Login is only encoded once the
+    challenge arrives, far from the caller, and the codec's own error could
+    quote a value (the secret) in its message.
+    """
+    # Checked here, without echoing the value, so that the codec's
+    # injection check can never put the secret in an exception message.
+    if any(c in secret for c in _FORBIDDEN_CHARS):
+        raise LocalProtocolError("the AMI secret contains a CR, LF or NUL character")
+    # Tested character by character, not by trying to encode: an encoding
+    # error would carry the whole secret in its ``.object``. With MD5 the
+    # secret is first encoded when the challenge arrives, far from here.
+    if not _encodable(secret):
+        raise LocalProtocolError(
+            "the AMI secret cannot be encoded: it holds a lone surrogate "
+            "outside U+DC80-U+DCFF (the escapes of undecodable bytes)"
+        )
+    if any(c in username for c in _FORBIDDEN_CHARS):
+        raise LocalProtocolError("the AMI username contains a CR, LF or NUL character")
+    # The Login is encoded only once the challenge arrives (md5), so its
+    # other values are checked now rather than inside next_event().
+    if events is not None and any(c in events for c in _FORBIDDEN_CHARS):
+        raise LocalProtocolError("events contains a CR, LF or NUL character")
+    if any(c in prefix for c in _FORBIDDEN_CHARS):
+        raise LocalProtocolError("action_id_prefix contains a CR, LF or NUL character")
 
 
 def _reason(response: Message) -> str:
