@@ -254,6 +254,13 @@ class Instance:
         """``dialplan reload``; returns what the loader logged meanwhile."""
         before = self.log_size()
         self.cli("dialplan reload")
+        # The logger writes from its own thread: wait until the log stops growing.
+        size, still, deadline = self.log_size(), 0, time.monotonic() + 5
+        while still < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            now = self.log_size()
+            still = still + 1 if now == size else 0
+            size = now
         return self.log_since(before)
 
     def channels(self) -> list[str]:

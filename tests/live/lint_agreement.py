@@ -112,10 +112,20 @@ def asterisk_findings(log: str, files: dict[str, str]) -> set[Key]:
 
 
 def lint_findings(path: Path, name: str, major: int) -> tuple[set[Key], bool]:
-    """(file, line, code) of the loader-kind findings, and whether one is fatal."""
+    """(file, line, code) of the loader-kind findings, and whether one is fatal.
+
+    Asterisk stops reading a file at the first error that refuses it; lint goes
+    on (as if that line were fixed), so only what comes up to there is compared.
+    """
     found = lint_paths([str(path)], (major,))
-    keys = {(name, f.line, f.code) for f in found if f.code in COMPARED}
-    return keys, any(f.code in FATAL for f in found)
+    fatal = [f.line for f in found if f.code in FATAL]
+    stop = min(fatal) if fatal else None
+    keys = {
+        (name, f.line, f.code)
+        for f in found
+        if f.code in COMPARED and (stop is None or f.line <= stop)
+    }
+    return keys, stop is not None
 
 
 def _sources(limit: int | None, select: Sequence[str] | None) -> list[tuple[str, bytes]]:
