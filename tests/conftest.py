@@ -27,3 +27,21 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+# Suites that exercise native code or a browser rather than the Python version: CI runs them
+# once, on the main Python, and deselects them on the other versions (-m "not wine and not
+# browser"). Marked by file so a new test file of the suite is covered without remembering to.
+_SUITE_MARKERS = (
+    ("test_tsp_wine", "wine"),
+    ("test_windows", "wine"),
+    ("test_mqtt_screenpop", "browser"),
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        name = item.path.name
+        for prefix, marker in _SUITE_MARKERS:
+            if name.startswith(prefix):
+                item.add_marker(marker)

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_ami_codec import decode_all
 
-from tapievent.testing import strategies as ami_st
 from tapievent.ami_codec import Banner, Message
+from tapievent.testing import strategies as ami_st
 
 Outcome = Banner | Message | tuple[str, int]
 

@@ -18,7 +18,6 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tapievent.testing import strategies
 from tapievent.dialplan.render import DialplanError, asterisk_version, to_dialplan
 from tapievent.grammar import (
     TapiEventSyntaxError,
@@ -37,6 +36,7 @@ from tapievent.model import (
     TapiEvent,
     TargetSpec,
 )
+from tapievent.testing import strategies
 
 DATA = Path(__file__).parent / "data" / "asterisk-22.10.1"
 S = LineCallState

@@ -25,7 +25,7 @@ from tapievent import (
     NewCall,
 )
 from tapievent.cli import build_parser
-from tapievent.gateway import cli as gateway_cli
+from tapievent.cli import gateway as gateway_cli
 from tapievent.gateway.requests import RecentRequests, RequestRefused, parse_request
 from tapievent.gateway.scheme import (
     Presence,

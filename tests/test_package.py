@@ -49,12 +49,32 @@ def _sources() -> dict[str, str]:
     return out
 
 
+def _module_body(module: str) -> list[ast.stmt]:
+    path = INIT.parent / f"{module.replace('.', '/')}.py"
+    if not path.exists():  # a subpackage
+        path = INIT.parent / module.replace(".", "/") / "__init__.py"
+    return ast.parse(path.read_text(encoding="utf-8")).body
+
+
+def _defining_module(module: str, name: str) -> str:
+    """Follow ``from .x import name`` re-exports (the faces) to where ``name`` is assigned."""
+    for node in _module_body(module):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.level >= 1
+            and node.module
+            and any((alias.asname or alias.name) == name for alias in node.names)
+        ):
+            # Module names here are relative to tapievent: "ami_codec" is a
+            # top-level module, "dialplan.render" one inside a subpackage.
+            parent = module.split(".")[: -node.level]
+            return _defining_module(".".join([*parent, node.module]), name)
+    return module
+
+
 def _has_attribute_docstring(module: str, name: str) -> bool:
     """Whether ``name = ...`` at module level is followed by a string (its docstring)."""
-    path = INIT.parent / f"{module.replace('.', '/')}.py"
-    if not path.exists():  # imported from a subpackage
-        path = INIT.parent / module.replace(".", "/") / "__init__.py"
-    body = ast.parse(path.read_text(encoding="utf-8")).body
+    body = _module_body(_defining_module(module, name))
     for statement, following in itertools.pairwise(body):
         targets: list[ast.expr] = []
         if isinstance(statement, ast.Assign):

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dialplan",
     "lint",
     "tsp_bridge",
+    "gateway",
 )
 
 
@@ -42,7 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(subparsers)
-    importlib.import_module("tapievent.gateway.cli").add_parser(subparsers)
     return parser
 
 

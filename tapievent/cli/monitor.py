@@ -11,7 +11,6 @@ import argparse
 import datetime
 import sys
 
-from ..gateway.monitor import add_mqtt_option
 from ..transports.aio import AsyncClient, connect
 from ._shared import (
     SECRET_ENV,
@@ -27,6 +26,7 @@ from ._shared import (
     run_client_command,
     wait_for_stop,
 )
+from .monitor_mqtt import add_mqtt_option
 
 __all__ = ["register"]
 

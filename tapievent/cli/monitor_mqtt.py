@@ -20,8 +20,8 @@ import ssl
 import sys
 from collections.abc import Callable
 
-from .broker import PASSWORD_ENV, BrokerSettings, parse_url
-from .scheme import SchemeError
+from ..gateway.broker import PASSWORD_ENV, BrokerSettings, parse_url
+from ..gateway.scheme import SchemeError
 
 __all__ = ["add_mqtt_option", "run_mqtt_monitor"]
 
@@ -97,8 +97,8 @@ def run_mqtt_monitor(args: argparse.Namespace) -> int:
 
 
 async def _monitor(args: argparse.Namespace, settings: BrokerSettings, pbx: str) -> int:
-    from ..cli._shared import event_json, event_text
-    from .consumer import MqttPort
+    from ..gateway.consumer import MqttPort
+    from ._shared import event_json, event_text
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

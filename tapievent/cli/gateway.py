@@ -21,10 +21,10 @@ import sys
 import warnings
 from typing import Any
 
-from .broker import PASSWORD_ENV, BrokerSettings, parse_url
-from .scheme import SchemeError
+from ..gateway.broker import PASSWORD_ENV, BrokerSettings, parse_url
+from ..gateway.scheme import SchemeError
 
-__all__ = ["AMI_SECRET_ENV", "add_parser", "run"]
+__all__ = ["AMI_SECRET_ENV", "register", "run"]
 
 AMI_SECRET_ENV = "TAPIEVENT_SECRET"  # noqa: S105 - the variable's name, not a secret
 _MISSING_EXTRA = "the MQTT gateway needs the mqtt extra: pip install 'tapievent[mqtt]'"
@@ -34,7 +34,7 @@ class UsageError(Exception):
     """Something the user typed or set is unusable; the text says what."""
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "gateway",
         help="publish one AMI connection's TAPI events on an MQTT broker",
@@ -157,8 +157,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _error_text(exc: BaseException, where: str) -> str | None:
+    from ..gateway.runtime import BrokerRefusedError
     from ..transports import AuthenticationError, TransportError
-    from .runtime import BrokerRefusedError
 
     if isinstance(exc, AuthenticationError):
         return f"{exc} (check the AMI user and secret in manager.conf)"
@@ -174,8 +174,8 @@ def _error_text(exc: BaseException, where: str) -> str | None:
 async def _serve(
     args: argparse.Namespace, port: int, broker: BrokerSettings, ami: dict[str, Any]
 ) -> int:
+    from ..gateway.runtime import DialSettings, Gateway
     from ..transports.aio import connect
-    from .runtime import DialSettings, Gateway
 
     dial = DialSettings(args.context, args.channel, args.caller_id, args.transfer_context)
     client = await connect(args.host, port, **ami)
