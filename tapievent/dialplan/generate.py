@@ -295,9 +295,10 @@ def _why_events(w: _Writer, plan: _Plan) -> None:
     if plan.json_events:
         w.comment(
             "- 12+ UserEvent fails on a caller id that is not UTF-8 (a Latin-1 name from an",
-            "  ISDN trunk) and that hangs the caller up: TryExec() keeps the call, and a",
-            "  second SET CALLERID sends the caller id's printable ASCII instead. The name",
-            "  is quoted on its own, as CALLERID(all) does not escape a '\"' inside it.",
+            "  ISDN trunk) and that hangs the caller up: TryExec() keeps the call, and",
+            "  tapievent then takes the caller id from the channel itself (the NEWCALL's",
+            "  CallerIDNum/CallerIDName), bytes intact. The name is quoted on its own, as",
+            "  CALLERID(all) does not escape a '\"' inside it.",
         )
 
 
@@ -327,7 +328,7 @@ def _inbound(w: _Writer, plan: _Plan) -> None:
     offering = w.event(plan.own, CallStateCommand(LineCallState.OFFERING))
     if plan.json_events:
         _guarded_caller_id(w, plan)
-        w.step(exten, "n(offering)", offering)
+        w.step(exten, "n", offering)
     else:
         w.step(exten, "n", w.event(plan.own, SetCallerIdCommand("${CALLERID(all)}")))
         w.step(exten, "n", offering)
@@ -352,6 +353,12 @@ def _guarded_caller_id(w: _Writer, plan: _Plan) -> None:
     caller id must appear only in that second expansion (a name holding
     ``${...}`` would otherwise run): every ``$`` of the event is written
     ``${TAPI_DOLLAR}``, which the first expansion turns into a plain ``$``.
+
+    When it fails, no second event is sent: the next command (OFFERING) tells
+    the tracker no SET CALLERID is coming, and it gives every line the caller
+    id of the channel's own ``CallerIDNum``/``CallerIDName`` headers on the
+    NEWCALL instead, with the name's bytes as the trunk sent them (a fallback
+    with the printable ASCII would have hidden them).
     """
     exten = plan.exten
     name, number = f"${{{NAME_VARIABLE}}}", f"${{{NUMBER_VARIABLE}}}"
@@ -363,20 +370,12 @@ def _guarded_caller_id(w: _Writer, plan: _Plan) -> None:
         "UserEvent fails on a caller id that is not UTF-8 and would hang the caller up.",
         "TryExec keeps the call; it expands its argument once more, so the event is",
         "written with ${TAPI_DOLLAR} for '$' and the caller id is expanded only once.",
+        "If it fails, tapievent shows the caller id of the channel itself, bytes intact.",
     )
     w.step(exten, "n", w.app("Set", f"{DOLLAR_VARIABLE}=$"))
     w.step(exten, "n", w.app("Set", f"{NAME_VARIABLE}=${{QUOTE(${{CALLERID(name)}})}}"))
     w.step(exten, "n", w.app("Set", f"{NUMBER_VARIABLE}=${{CALLERID(num)}}"))
     w.step(exten, "n", f"TryExec({defer_expansion(event)})")
-    w.step(exten, "n", w.app("GotoIf", '$["${TRYSTATUS}" = "SUCCESS"]?offering'))
-    w.comment("Not UTF-8: send the caller id's printable ASCII (FILTER keeps ' ' to '~').")
-    w.step(
-        exten,
-        "n",
-        w.app("Set", f"{NAME_VARIABLE}=${{QUOTE(${{FILTER( -~,${{CALLERID(name)}})}})}}"),
-    )
-    w.step(exten, "n", w.app("Set", f"{NUMBER_VARIABLE}=${{FILTER( -~,${{CALLERID(num)}})}}"))
-    w.step(exten, "n", event)
 
 
 def defer_expansion(call: str) -> str:

@@ -57,9 +57,10 @@ def test_latin1_caller_reaches_the_phones(asterisk: Instance, trunk: Trunk) -> N
     assert call.states(BOBBETT)[-2:] == ["DISCONNECTED", "IDLE"]
     ids = [c for c in call.caller_ids() if c is not None]
     assert ids and ids[0].number == LATIN1
-    # The generator's fallback keeps the printable ASCII of a name UserEvent
-    # cannot carry; the name's own bytes arrive on the channel's CallerIDName.
-    assert ids[0].name == "Jrg Mller"
+    # UserEvent cannot carry the name; the tracker takes it from the channel's
+    # own CallerIDName on the NEWCALL, with the trunk's bytes preserved
+    # (surrogateescape: the Latin-1 bytes come back from .encode).
+    assert ids[0].name.encode("utf-8", "surrogateescape") == "Jörg Müller".encode("latin-1")
 
 
 def test_hostile_caller_ids_reach_the_phones_and_the_application(
