@@ -425,10 +425,7 @@ def test_inherited_lines_stay_as_they_were_when_a_template_changes_later() -> No
     # Asterisk copies a template's lines at the inheriting line: a later
     # [t](+) section and a 'name +=' on the template reach only later copies.
     text = (
-        "[t](!)\nexten => s,1,Set(x=a\n"
-        "[c](t)\n"
-        "[t](+)\nexten += b)\nexten => s,2,NoOp(z)\n"
-        "[e](t)\n"
+        "[t](!)\nexten => s,1,Set(x=a\n[c](t)\n[t](+)\nexten += b)\nexten => s,2,NoOp(z)\n[e](t)\n"
     )
     dialplan = parse_dialplan(text)
     c, e = dialplan.context("c"), dialplan.context("e")
