@@ -54,7 +54,7 @@ from typing import Literal
 
 from ._diagnostics import DiagnosticCode
 from ._errors import AuthenticationError, LocalProtocolError, RemoteProtocolError
-from .ami_codec import NEED_DATA, Action, Banner, Message, _Sentinel, encode_action
+from .ami_codec import NEED_DATA, Action, Banner, Message, _Sentinel
 from .model import Diagnostic, LineDevState, LineDevStateFlag, OutputEvent
 from .session import (
     ActionResult,
@@ -252,13 +252,9 @@ class Connection:
         session = self._require_session("make_call")
         if not self.can_send:
             raise LocalProtocolError(f"make_call is not allowed in state {session.state.name}")
-        # Checked before the tracker registers anything: an Originate that
-        # cannot be written must not wait for an answer (issue 15 #6).
-        _check_wire_values(
-            (("Channel", channel), ("Context", context), ("Exten", destination))
-            + ((("CallerID", caller_id),) if caller_id is not None else ())
-            + tuple(("Variable", f"{k}={v}") for k, v in (variables or {}).items())
-        )
+        # The tracker checks every value (it encodes the Originate) before it
+        # registers anything; a send the session then refuses is withdrawn, so
+        # an Originate that never went out waits for no answer (issue 15 #6).
         handle, action = self.tracker.make_call(
             line,
             destination,
@@ -271,7 +267,11 @@ class Connection:
             channel_id=channel_id,
             other_channel_id=other_channel_id,
         )
-        session.send_action(action)
+        try:
+            session.send_action(action)
+        except LocalProtocolError:
+            self.tracker.withdraw(handle)
+            raise
         return handle
 
     def hangup(self, call: CallHandle | str) -> str:
@@ -375,8 +375,3 @@ class Connection:
         if self._session is None:
             raise LocalProtocolError(f"{what}: no session (call login() on a new connection)")
         return self._session
-
-
-def _check_wire_values(headers: tuple[tuple[str, str], ...]) -> None:
-    """Refuse what the codec would refuse, before anything is registered."""
-    encode_action("Originate", headers)

@@ -186,6 +186,19 @@ def test_make_call_that_cannot_be_sent_registers_nothing() -> None:
     assert conn.tracker.pending_count == 1
 
 
+def test_make_call_the_session_refuses_is_withdrawn_from_the_tracker() -> None:
+    """Issue 15 #6, the runtime half: the tracker registered the Originate, the
+    session then refused to queue it (its pinned ActionID is already pending),
+    so nothing was sent and nothing may wait for an answer."""
+    conn = logged_in(lines=["line_1"], max_calls=1)
+    conn.send_action(Action("Ping", action_id="pinned-1"))
+    with pytest.raises(LocalProtocolError, match="already pending"):
+        conn.make_call("line_1", "1", context="c", channel="Local/a", action_id="pinned-1")
+    assert conn.tracker.pending_count == 0
+    conn.make_call("line_1", "1", context="c", channel="Local/a")  # max_calls=1 is free
+    assert conn.tracker.pending_count == 1
+
+
 def _live_call(conn: Connection) -> None:
     """Feed the start of capture 05's inbound call to line_1 (still ringing)."""
     data = capture("05-scenario1-inbound")
