@@ -37,6 +37,7 @@ from .ami_codec import (
     LineTooLong,
     TooManyHeaders,
     TruncatedFrame,
+    MissingEndMarker,
     Action,
     encode_action,
     encode_message,
@@ -90,6 +91,7 @@ from .tracker import (
     TrackedCall,
     CallHandle,
     ORIGINATE_VARIABLE,
+    OriginateState,
 )
 
 # --- what comes out: the events and diagnostics ---
@@ -163,6 +165,7 @@ __all__ = [
     "LineTooLong",
     "TooManyHeaders",
     "TruncatedFrame",
+    "MissingEndMarker",
     "Action",
     "encode_action",
     "encode_message",
@@ -203,6 +206,7 @@ __all__ = [
     "TrackedCall",
     "CallHandle",
     "ORIGINATE_VARIABLE",
+    "OriginateState",
     # what comes out
     "OutputEvent",
     "NewCall",
