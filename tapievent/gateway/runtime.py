@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -29,6 +29,9 @@ from .board import Board
 from .broker import BrokerSettings
 from .outbox import Outbox, Publication
 from .scheme import SchemeError, Topics, call_payload, encode_text, event_payload
+
+if TYPE_CHECKING:
+    from ..transports.aio import AsyncClient
 
 __all__ = ["BrokerRefusedError", "DialSettings", "Gateway"]
 
@@ -78,7 +81,7 @@ class Gateway:
 
     def __init__(
         self,
-        ami: Any,
+        ami: AsyncClient,
         broker: BrokerSettings,
         *,
         pbx: str,
@@ -192,7 +195,7 @@ class Gateway:
             self.outbox.mark_stale(_STATUS)
         else:
             assert isinstance(event, (NewCall, CallState, CallInfo))
-            action_id = self.ami.tracker.handle_of(event.call_key)
+            action_id = self.ami.tracker.action_id_of(event.call_key)
             if action_id is not None:
                 body["action_id"] = encode_text(action_id)
             targets = (event.line,)

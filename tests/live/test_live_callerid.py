@@ -60,6 +60,7 @@ def test_latin1_caller_reaches_the_phones(asterisk: Instance, trunk: Trunk) -> N
     # UserEvent cannot carry the name; the tracker takes it from the channel's
     # own CallerIDName on the NEWCALL, with the trunk's bytes preserved
     # (surrogateescape: the Latin-1 bytes come back from .encode).
+    assert ids[0].name is not None
     assert ids[0].name.encode("utf-8", "surrogateescape") == "Jörg Müller".encode("latin-1")
 
 
