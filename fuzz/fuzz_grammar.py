@@ -56,9 +56,9 @@ def test_one_input(raw: bytes) -> None:
     if "\r" in text or "\n" in text:
         text = text.replace("\r", "").replace("\n", "")  # one header value: no line breaks
     with contextlib.suppress(grammar.TapiEventSyntaxError):  # its only allowed error
-        grammar.parse(text)
+        grammar.parse_tapievent(text)
     for message in _frames(text):
-        grammar.extract(message)
+        grammar.extract_tapievent(message)
 
 
 def main() -> None:
