@@ -7,10 +7,13 @@ property test checks the reader against an independent writer.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tapievent.cli import main
 from tapievent.tsp.config import BridgeConfig
 from tapievent.tsp.registry import RegistryError, TspSettings, bridge_config, parse_reg_export
 
@@ -96,3 +99,13 @@ def test_the_bridge_configuration_comes_from_the_key() -> None:
         bridge_config(value, "")
     with pytest.raises(RegistryError, match="AmiUser is empty"):
         bridge_config(TspSettings(), "secret")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="checks the message given off Windows")
+def test_tsp_bridge_registry_off_windows_says_so_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["tsp-bridge", "--registry"]) == 2
+    err = capsys.readouterr().err
+    assert "--registry reads the Windows registry; use --config FILE elsewhere" in err
+    assert "Traceback" not in err

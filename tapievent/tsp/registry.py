@@ -17,15 +17,22 @@ from typing import TypeVar
 import attrs
 
 from .bridge import DialPlan
-from .config import BridgeConfig
+from .config import BridgeConfig, ConfigError
 
-__all__ = ["RegistryError", "TspSettings", "bridge_config", "parse_reg_export", "unprotect"]
+__all__ = [
+    "RegistryError",
+    "TspSettings",
+    "bridge_config",
+    "parse_reg_export",
+    "read_windows_registry",
+    "unprotect",
+]
 
 KEY = r"Software\tapievent\TSP"
 _HEADERS = ("Windows Registry Editor Version 5.00", "REGEDIT4")
 
 
-class RegistryError(ValueError):
+class RegistryError(ConfigError):
     """The exported configuration is unreadable or a value is wrong (the message says which)."""
 
 
@@ -148,6 +155,31 @@ def bridge_config(settings: TspSettings, secret: str) -> BridgeConfig:
         listen_port=settings.bridge_port,
         dial=DialPlan(channel=settings.user_channel or "{line}"),
     )
+
+
+def read_windows_registry() -> TspSettings:
+    """The key itself, on Windows (what ``tsp-bridge --registry`` reads).
+
+    The values go through the same checks as an export's, so a wrong type or
+    port is named the same way.
+    """
+    if sys.platform != "win32":
+        raise RegistryError("--registry reads the Windows registry; use --config FILE elsewhere")
+    import winreg
+
+    kinds = {winreg.REG_SZ: str, winreg.REG_DWORD: int, winreg.REG_BINARY: bytes}
+    values: dict[str, Value] = {}
+    try:
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, KEY) as key:
+            for index in range(winreg.QueryInfoKey(key)[1]):
+                name, data, kind = winreg.EnumValue(key, index)
+                if kind == winreg.REG_MULTI_SZ:
+                    values[name] = tuple(data)
+                elif kind in kinds:
+                    values[name] = kinds[kind](data)
+    except OSError as exc:
+        raise RegistryError(f"cannot read HKLM\\{KEY}: {exc}") from None
+    return _settings(values)
 
 
 def unprotect(blob: bytes) -> str:
