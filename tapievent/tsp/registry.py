@@ -49,6 +49,7 @@ class TspSettings:
     lines: tuple[str, ...] = ("line_1",)
     bridge_host: str = "127.0.0.1"
     bridge_port: int = 5070
+    link_token: str = attrs.field(default="", repr=False)
 
     def __repr__(self) -> str:
         return (
@@ -117,6 +118,7 @@ def _settings(values: dict[str, Value]) -> TspSettings:
         lines=_typed(values, "Lines", tuple, defaults.lines) or defaults.lines,
         bridge_host=_typed(values, "BridgeHost", str, defaults.bridge_host),
         bridge_port=_port(values, "BridgePort", defaults.bridge_port),
+        link_token=_typed(values, "LinkToken", str, ""),
     )
 
 
@@ -139,6 +141,9 @@ def bridge_config(settings: TspSettings, secret: str) -> BridgeConfig:
 
     The user's own phone, when set, is the channel Originate rings first for
     every line (AstTapi's "user channel"); otherwise each line rings itself.
+    ``LinkToken``, written by the installer, is the secret a shim's hello must
+    carry: the key's DACL lets only the service accounts and administrators
+    read it, so another user's process cannot pose as the provider.
     """
     if not settings.username:
         raise RegistryError("AmiUser is empty: open Configure in Phone and Modem")
@@ -154,6 +159,7 @@ def bridge_config(settings: TspSettings, secret: str) -> BridgeConfig:
         listen_host=settings.bridge_host,
         listen_port=settings.bridge_port,
         dial=DialPlan(channel=settings.user_channel or "{line}"),
+        link_token=settings.link_token or None,
     )
 
 
