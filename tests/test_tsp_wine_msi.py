@@ -10,6 +10,7 @@ called and its refusal handled (Wine's tapi32 answers LINEERR_OPERATIONFAILED).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -70,6 +71,7 @@ def test_msiexec_installs_and_removes_provider_service_and_defaults(msi: Path) -
     drive = Path(env["WINEPREFIX"]) / "drive_c"
     log = drive / "ProgramData" / "tapievent" / "setup.log"
     log.unlink(missing_ok=True)
+    _wine(env, "reg", "delete", KEY, "/v", "LinkToken", "/f")  # a fresh install makes one
     assert _wine(env, "msiexec", "/i", str(msi), "/qn").returncode == 0
     try:
         assert (drive / "windows" / "system32" / "tapievent.tsp").is_file()
@@ -79,7 +81,10 @@ def test_msiexec_installs_and_removes_provider_service_and_defaults(msi: Path) -
         assert "tapievent-bridge.exe run" in service and "LocalService" in service
         defaults = _wine(env, "reg", "query", KEY).stdout
         assert "BridgeCommand" in defaults and "tsp-bridge" in defaults
+        token = re.search(r"LinkToken\s+REG_SZ\s+(\S+)", defaults)
+        assert token and re.fullmatch("[0-9a-f]{64}", token.group(1))
         steps = log.read_text()
+        assert "link token made" in steps
         assert "prerequisite missing: Python 3.10 or later with tapievent[tsp]" in steps
         assert f"lineAddProvider(tapievent.tsp) = 0x{LINEERR_OPERATIONFAILED:08X}" in steps
     finally:

@@ -11,11 +11,14 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <tapi.h>
+#include <sddl.h>
+#include <wincrypt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <wchar.h>
 
 #define REG_KEY L"Software\\tapievent\\TSP"
+#define CONFIG_SDDL L"D:P(A;OICI;KA;;;SY)(A;OICI;KA;;;BA)(A;OICI;KR;;;LS)(A;OICI;KR;;;NS)"
 
 static void setup_log(const char *fmt, ...)
 {
@@ -75,11 +78,51 @@ static void store_id(DWORD id)
     }
 }
 
+/* The per-install secret of the loopback link (LinkToken, 64 hex digits), made
+ * once: the provider sends it in its hello and the bridge refuses a hello
+ * without it. The key's DACL (the same the Configure dialog sets) lets only
+ * SYSTEM, Administrators and the service accounts read it. */
+static void make_link_token(void)
+{
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
+    PSECURITY_DESCRIPTOR sd = NULL;
+    BYTE random[32];
+    wchar_t hex[65];
+    HCRYPTPROV prov;
+    HKEY key;
+    int i;
+    if (ConvertStringSecurityDescriptorToSecurityDescriptorW(CONFIG_SDDL, SDDL_REVISION_1, &sd, NULL))
+        sa.lpSecurityDescriptor = sd;
+    if (RegCreateKeyExW(HKEY_LOCAL_MACHINE, REG_KEY, 0, NULL, 0, KEY_READ | KEY_WRITE, &sa, &key, NULL) != ERROR_SUCCESS) {
+        setup_log("cannot open HKLM\\%ls for the link token", REG_KEY);
+    } else if (RegQueryValueExW(key, L"LinkToken", NULL, NULL, NULL, NULL) == ERROR_SUCCESS) {
+        setup_log("link token kept");
+        RegCloseKey(key);
+    } else if (CryptAcquireContextW(&prov, NULL, NULL, PROV_RSA_FULL, CRYPT_VERIFYCONTEXT) &&
+               CryptGenRandom(prov, sizeof random, random)) {
+        for (i = 0; i < 32; i++)
+            _snwprintf(hex + 2 * i, 3, L"%02x", random[i]);
+        hex[64] = 0;
+        RegSetValueExW(key, L"LinkToken", 0, REG_SZ, (const BYTE *)hex, sizeof hex);
+        CryptReleaseContext(prov, 0);
+        SecureZeroMemory(hex, sizeof hex);
+        SecureZeroMemory(random, sizeof random);
+        setup_log("link token made");
+        RegCloseKey(key);
+    } else {
+        setup_log("no random source for the link token");
+        RegCloseKey(key);
+    }
+    if (sd)
+        LocalFree(sd);
+}
+
 static int add(void)
 {
     DWORD id = 0;
     LONG rc;
     check_python();
+    make_link_token();
     rc = lineAddProvider(L"tapievent.tsp", NULL, &id);
     if (rc == 0) {
         store_id(id);
