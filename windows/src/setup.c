@@ -8,7 +8,7 @@
  * TSPI_ exports are the same operations for the control panel's checks and for
  * older callers. */
 #include "tsp.h"
-#include "dialog.h"
+#include "../ui/dialog.h"
 
 /* Configure: the dialog (dialog.c) that writes the one configuration. Cancel
  * changes nothing and is not an error. */

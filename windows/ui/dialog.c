@@ -10,7 +10,7 @@
  * RDS/Citrix machine can neither read the blob nor point the provider
  * elsewhere. What is typed is checked before anything is written: a refused
  * entry writes nothing. */
-#include "tsp.h"
+#include "../src/tsp.h"
 #include "dialog.h"
 
 #include <sddl.h>
