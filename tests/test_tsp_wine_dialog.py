@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,22 +32,63 @@ def build() -> Path:
     return make_build()
 
 
-@pytest.fixture
-def gui(build: Path) -> Iterator[tuple[dict[str, str], Screen, Path]]:
+@pytest.fixture(scope="module")
+def desktop(
+    build: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[dict[str, str], Screen]]:
+    """A Wine prefix of this module's own on one Xvfb display.
+
+    Not the shared prefix: Wine binds a prefix's desktop to the display of the
+    first program that needs one, so a desktop started by the headless tests
+    would swallow the dialog. Creating the prefix takes about 15 s.
+    """
     with x_display() as display:
-        env = dict(make_wine_env(), DISPLAY=display)
-        subprocess.run(["wine", "reg", "delete", KEY, "/f"], env=env, capture_output=True)
-        yield env, Screen(display), build
+        prefix = tmp_path_factory.mktemp("wine-gui")
+        env = dict(make_wine_env(), WINEPREFIX=str(prefix), DISPLAY=display)
+        subprocess.run(["wineboot", "-i"], env=env, capture_output=True, timeout=300, check=False)
+        try:
+            yield env, Screen(display)
+        finally:
+            subprocess.run(["wineserver", "-k"], env=env, capture_output=True, timeout=60)
 
 
-def _open_dialog(env: dict[str, str], build: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        ["wine", str(build / "run_config.exe"), "config", windows_path(build / "tapievent.tsp")],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+@pytest.fixture
+def gui(desktop: tuple[dict[str, str], Screen], build: Path) -> tuple[dict[str, str], Screen, Path]:
+    env, screen = desktop
+    subprocess.run(["wine", "reg", "delete", KEY, "/f"], env=env, capture_output=True)
+    return env, screen, build
+
+
+@pytest.fixture
+def open_dialog(
+    gui: tuple[dict[str, str], Screen, Path],
+) -> Iterator[Callable[[], subprocess.Popen[str]]]:
+    """Starts run_config.exe (the DLL's TUISPI_providerConfig); ends it if a test fails."""
+    env, _, build = gui
+    started: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        started.append(
+            subprocess.Popen(
+                [
+                    "wine",
+                    str(build / "run_config.exe"),
+                    "config",
+                    windows_path(build / "tapievent.tsp"),
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        )
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
 
 
 def _fill(screen: Screen, window: str, port: str) -> None:
@@ -80,10 +121,12 @@ def _export(env: dict[str, str], tmp_path: Path) -> bytes:
 
 
 def test_the_dialog_writes_the_one_configuration_with_the_secret_protected(
-    gui: tuple[dict[str, str], Screen, Path], tmp_path: Path
+    gui: tuple[dict[str, str], Screen, Path],
+    open_dialog: Callable[[], subprocess.Popen[str]],
+    tmp_path: Path,
 ) -> None:
     env, screen, build = gui
-    dialog = _open_dialog(env, build)
+    dialog = open_dialog()
     window = screen.find(TITLE)
     _fill(screen, window, "5039")
     shot = screen.screenshot(window, tmp_path / "configure-dialog.png")
@@ -116,10 +159,12 @@ def test_the_dialog_writes_the_one_configuration_with_the_secret_protected(
 
 
 def test_a_port_out_of_range_is_refused_and_nothing_is_written(
-    gui: tuple[dict[str, str], Screen, Path], tmp_path: Path
+    gui: tuple[dict[str, str], Screen, Path],
+    open_dialog: Callable[[], subprocess.Popen[str]],
+    tmp_path: Path,
 ) -> None:
-    env, screen, build = gui
-    dialog = _open_dialog(env, build)
+    env, screen, _ = gui
+    dialog = open_dialog()
     window = screen.find(TITLE)
     _fill(screen, window, "99999")
     screen.key("Return")
