@@ -17,9 +17,23 @@ def register(subparsers: Any) -> None:
         description="Bridge the tapievent.tsp TAPI service provider to Asterisk's AMI "
         "(see docs/tsp.md). Runs until interrupted.",
     )
-    parser.add_argument("--config", required=True, help="bridge configuration file (INI)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="bridge configuration file (INI)")
+    source.add_argument(
+        "--registry",
+        action="store_true",
+        help="read the configuration the Configure dialog wrote (Windows, HKLM)",
+    )
     add_log_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def _registry_config() -> Any:
+    """The one configuration in HKLM, the secret unprotected in this (the service's) account."""
+    from ..tsp.registry import bridge_config, read_windows_registry, unprotect
+
+    settings = read_windows_registry()
+    return bridge_config(settings, unprotect(settings.secret_blob) if settings.secret_blob else "")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     configure_logging(args)
     try:
-        config = load_config(args.config)
+        config = _registry_config() if args.registry else load_config(args.config)
     except ConfigError as exc:
         print(f"tapievent tsp-bridge: {exc}", file=sys.stderr)
         return 2

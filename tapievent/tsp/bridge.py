@@ -11,6 +11,7 @@ tasks, so a slow Originate never delays a lineDrop.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -195,8 +196,10 @@ class Bridge:
         host: str = "127.0.0.1",
         port: int = 5070,
         limits: FrameLimits | None = None,
+        link_token: str | None = None,
     ) -> None:
         self.ami = ami
+        self.link_token = link_token  # when set, a hello must carry it (docs/tsp.md)
         self.dial = dial or DialSettings()
         self.host = host
         self._port = port
@@ -277,6 +280,13 @@ class Bridge:
 
     def _dispatch(self, conn: _Connection, request: Request) -> None:
         if isinstance(request, Hello):
+            if self.link_token is not None and not hmac.compare_digest(
+                (request.token or "").encode(), self.link_token.encode()
+            ):
+                logger.warning("TSP shim %s refused: wrong or missing link token", conn.peer)
+                conn.send([message("error", message="hello refused: wrong or missing link token")])
+                conn.writer.close()
+                return
             conn.session = ShimSession(request.lines)
             logger.info("TSP shim %s (%s) serves %s", conn.peer, request.shim, request.lines)
             conn.send([message("welcome", in_service=self.ami.in_service)])

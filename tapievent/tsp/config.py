@@ -37,6 +37,7 @@ class BridgeConfig:
     listen_host: str
     listen_port: int
     dial: DialSettings
+    link_token: str | None = None  # the per-install secret a shim's hello must carry
 
     def __repr__(self) -> str:
         return (

@@ -205,6 +205,7 @@ class Hello:
     lines: tuple[str, ...]
     shim: str
     tspi_version: int
+    token: str | None = attrs.field(default=None, repr=False)  # the per-install link secret
 
 
 @attrs.frozen(slots=True)
@@ -272,6 +273,7 @@ def parse_request(message: Mapping[str, object], limits: FrameLimits | None = No
             lines=names,
             shim=_string(message, "hello", "shim", limits),
             tspi_version=_uint(message, "hello", "tspi_version"),
+            token=_string(message, "hello", "token", limits) if "token" in message else None,
         )
     if kind == "make_call":
         return MakeCall(

@@ -73,7 +73,11 @@ async def run_bridge(
     """Connect to AMI, serve shims until the AMI client ends or the task is cancelled."""
     client = await connect_with_retry(config)
     bridge = Bridge(
-        ClientPort(client), dial=config.dial, host=config.listen_host, port=config.listen_port
+        ClientPort(client),
+        dial=config.dial,
+        host=config.listen_host,
+        port=config.listen_port,
+        link_token=config.link_token,
     )
     try:
         await bridge.start()

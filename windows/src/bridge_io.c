@@ -96,6 +96,23 @@ void send_close_call(unsigned long bridge_id)
     finish_message(&w);
 }
 
+/* LinkToken (REG_SZ) from the configuration key, as UTF-8; empty when unset.
+ * Read at every hello, so a new token written by the installer needs no restart. */
+static void link_token(char *out, size_t size)
+{
+    wchar_t token[130];
+    DWORD type, bytes = sizeof token - sizeof(wchar_t);
+    HKEY key;
+    out[0] = 0;
+    memset(token, 0, sizeof token);
+    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, REG_KEY, 0, KEY_READ, &key) != ERROR_SUCCESS)
+        return;
+    if (RegQueryValueExW(key, L"LinkToken", NULL, &type, (BYTE *)token, &bytes) == ERROR_SUCCESS && type == REG_SZ)
+        wide_to_utf8(token, out, (int)size);
+    RegCloseKey(key);
+    SecureZeroMemory(token, sizeof token);
+}
+
 void send_hello(void)
 {
     char buf[MAX_LINES * NAME_CHARS * 3 + 256];
@@ -116,6 +133,15 @@ void send_hello(void)
         jw_string(&w, name);
     }
     jw_raw(&w, "]");
+    {
+        char token[400];
+        link_token(token, sizeof token);
+        if (token[0]) {
+            jw_key(&w, "token");
+            jw_string(&w, token);
+        }
+        SecureZeroMemory(token, sizeof token);
+    }
     if (finish_message(&w))
         tsp_log("hello not sent");
 }

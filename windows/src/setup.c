@@ -8,41 +8,30 @@
  * TSPI_ exports are the same operations for the control panel's checks and for
  * older callers. */
 #include "tsp.h"
+#include "../ui/dialog.h"
 
+/* Configure: the dialog (dialog.c) that writes the one configuration. Cancel
+ * changes nothing and is not an error. */
 LONG WINAPI TUISPI_providerConfig(TUISPIDLLCALLBACK lpfnUIDLLCallback, HWND hwndOwner, DWORD dwPermanentProviderID)
 {
-    wchar_t text[1024];
     (void)lpfnUIDLLCallback;
     (void)dwPermanentProviderID;
-    load_config();
-    _snwprintf(text, sizeof text / sizeof text[0] - 1,
-               L"tapievent TSP %hs\n\n"
-               L"Settings are read from the registry key\n  HKEY_LOCAL_MACHINE\\%ls\n\n"
-               L"BridgeHost (REG_SZ) = %ls\nBridgePort (REG_DWORD) = %lu\n"
-               L"Lines (REG_MULTI_SZ): %d line(s), the first is %ls\n"
-               L"ReconnectMs = %lu, RequestTimeoutMs = %lu\n\n"
-               L"Edit them with regedit, then restart the Telephony service.\n"
-               L"See docs/tsp.md of tapievent.",
-               SHIM_VERSION, REG_KEY, cfg.host, (unsigned long)cfg.port, cfg.nlines, g_lines[0].name,
-               (unsigned long)cfg.reconnect_ms, (unsigned long)cfg.timeout_ms);
-    text[sizeof text / sizeof text[0] - 1] = 0;
-    MessageBoxW(hwndOwner, text, L"tapievent TSP", MB_OK | MB_ICONINFORMATION);
-    return 0;
+    return config_dialog(hwndOwner) == -1 ? LINEERR_OPERATIONFAILED : 0;
 }
 
 /* Add: make sure the configuration key exists with the defaults the provider
  * would use anyway, so an administrator finds every setting in one place.
- * Values already there (an earlier install, the MSI) are kept. */
+ * Values already there (an earlier install, the MSI) are kept. With an owner
+ * window (Phone and Modem) the Configure dialog follows; without one (a
+ * silent install) the defaults stand until Configure is pressed. */
 LONG WINAPI TUISPI_providerInstall(TUISPIDLLCALLBACK lpfnUIDLLCallback, HWND hwndOwner, DWORD dwPermanentProviderID)
 {
     static const wchar_t lines[] = L"line_1\0";
     HKEY key;
-    DWORD port = 5070, disposition = 0;
+    DWORD port = 5070;
     (void)lpfnUIDLLCallback;
-    (void)hwndOwner;
     (void)dwPermanentProviderID;
-    if (RegCreateKeyExW(HKEY_LOCAL_MACHINE, REG_KEY, 0, NULL, 0, KEY_READ | KEY_WRITE, NULL, &key, &disposition) !=
-        ERROR_SUCCESS)
+    if (open_config_key(&key) != ERROR_SUCCESS)
         return LINEERR_OPERATIONFAILED;
     if (RegQueryValueExW(key, L"BridgePort", NULL, NULL, NULL, NULL) != ERROR_SUCCESS)
         RegSetValueExW(key, L"BridgePort", 0, REG_DWORD, (const BYTE *)&port, sizeof port);
@@ -51,6 +40,8 @@ LONG WINAPI TUISPI_providerInstall(TUISPIDLLCALLBACK lpfnUIDLLCallback, HWND hwn
     if (RegQueryValueExW(key, L"Lines", NULL, NULL, NULL, NULL) != ERROR_SUCCESS)
         RegSetValueExW(key, L"Lines", 0, REG_MULTI_SZ, (const BYTE *)lines, sizeof lines);
     RegCloseKey(key);
+    if (hwndOwner)
+        config_dialog(hwndOwner);
     return 0;
 }
 
