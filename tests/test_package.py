@@ -50,7 +50,12 @@ def _sources() -> dict[str, str]:
 
 
 def _has_attribute_docstring(module: str, name: str) -> bool:
-    """Whether ``name = ...`` at module level is followed by a string (its docstring)."""
+    """Whether ``name = ...`` is followed by a string (its docstring) where it is assigned.
+
+    ``module`` is relative to the package; a name it only imports (``ami_codec``
+    re-exports ``NEED_DATA`` from ``_framing``) is followed to the module that
+    assigns it, which is where Sphinx reads the docstring.
+    """
     path = INIT.parent / f"{module.replace('.', '/')}.py"
     if not path.exists():  # imported from a subpackage
         path = INIT.parent / module.replace(".", "/") / "__init__.py"
@@ -68,6 +73,17 @@ def _has_attribute_docstring(module: str, name: str) -> bool:
                 and isinstance(following.value.value, str)
                 and bool(following.value.value.strip())
             )
+    for statement in body:
+        if (
+            isinstance(statement, ast.ImportFrom)
+            and statement.level
+            and statement.module
+            and any((alias.asname or alias.name) == name for alias in statement.names)
+        ):
+            package = module.rpartition(".")[0] if path.name != "__init__.py" else module
+            parts = package.split(".") if package else []
+            base = parts[: len(parts) - (statement.level - 1)]
+            return _has_attribute_docstring(".".join([*base, statement.module]), name)
     return False
 
 
