@@ -121,8 +121,8 @@ def encode_action(
     blanks, an ``Action`` header is given in ``headers``, or ``ActionID`` is
     given both ways. Nothing that could start a second action reaches the
     wire. ``legacy_limits=True`` also enforces what Asterisk 1.2/1.4.0 read
-    intact: lines of at most :data:`LEGACY_MAX_LINE_BYTES` bytes (CRLF
-    included) and at most :data:`LEGACY_MAX_HEADER_LINES` lines.
+    intact: lines of at most ``LEGACY_MAX_LINE_BYTES`` (255) bytes (CRLF
+    included) and at most ``LEGACY_MAX_HEADER_LINES`` (79) lines.
     """
     if isinstance(action, Action):
         name: object = action.name

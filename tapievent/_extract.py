@@ -199,7 +199,7 @@ def extract_tapievent(
     """Recognise a TAPI event in an AMI message of any Asterisk version.
 
     ``ami_version`` is the AMI version of the server's banner
-    (:attr:`~tapievent.ami_codec.Banner.version`), ``None`` when unknown; it
+    (the ``version`` of a :class:`~tapievent.Banner`), ``None`` when unknown; it
     says whether caller names can forge header lines (Asterisk 12.0-13.4).
     Unknown is treated as "they can", which refuses only frames no Asterisk
     writes on its own.

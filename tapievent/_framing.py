@@ -13,7 +13,7 @@ Theory of operation. The decoder is in one of the :class:`Mode` states:
   with ``--END COMMAND--``. After a banner of AMI 3 or later (Asterisk 14+,
   which answer Command with ``Output:`` headers) that line is an ordinary
   header. A CRLF blank line before the marker means the marker is missing:
-  the reply is skipped up to it (:class:`MissingEndMarker`), so one bad
+  the reply is skipped up to it (``MissingEndMarker``), so one bad
   reply never hides the frames after it.
 * ``DISCARD_BLANK`` / ``DISCARD_FOLLOWS``: a frame grew past
   ``max_frame_bytes``; its bytes are dropped as they arrive until its end.
@@ -211,7 +211,7 @@ class AMIDecoder:
         """The next complete frame, or :data:`NEED_DATA`.
 
         Raises a :class:`LimitExceeded` subclass for a frame over a limit,
-        :class:`MissingEndMarker` for a legacy reply without its marker (both
+        ``MissingEndMarker`` for a legacy reply without its marker (both
         skipped; call again) and :class:`TruncatedFrame` for a frame cut by
         the end of the stream.
         """

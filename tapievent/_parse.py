@@ -99,7 +99,7 @@ DIALSTATUS_MODES: Final[Mapping[str, LineDisconnectMode]] = {
 Real dialplans write ``LINE_CALLSTATE LINECALLSTATE_DISCONNECTED
 ${DIALSTATUS}``. ``CHANUNAVAIL`` (peer unreachable or unregistered) maps to
 UNREACHABLE rather than UNAVAIL, because TAPI's UNAVAIL means "the reason is
-unavailable". ``format()`` writes the LINEDISCONNECTMODE_ name, so these
+unavailable". ``format()`` writes the ``LINEDISCONNECTMODE_*`` name, so these
 words are never canonical.
 """
 

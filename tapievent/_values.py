@@ -142,7 +142,7 @@ def _check_mode(_inst: object, _attr: object, value: int | None) -> None:
 class CallStateCommand:
     """``LINE_CALLSTATE LINECALLSTATE_<state> [mode]`` for one of the 16 TAPI states.
 
-    ``mode`` is the numeric LINE_CALLSTATE dwParam2 (e.g. a LINEDISCONNECTMODE_
+    ``mode`` is the numeric LINE_CALLSTATE dwParam2 (e.g. a ``LINEDISCONNECTMODE_*``
     value), or ``None`` when the dialplan gave none.
     """
 

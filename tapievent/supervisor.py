@@ -185,6 +185,7 @@ class Stop:
 
 
 Step = Open | LogIn | Resync | Serve | Wait | GiveUp | Stop
+"""What the runtime does next: one of the step classes above, each answered by one report."""
 
 
 # --------------------------------------------------------------------------- table

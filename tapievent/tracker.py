@@ -188,7 +188,7 @@ class CallTracker:
         """Process one decoded frame; return the output events it causes, in order.
 
         The banner records the AMI version (it decides how ``make_call``
-        marks its calls). TAPI UserEvents go through :func:`grammar.extract_tapievent`;
+        marks its calls). TAPI UserEvents go through :func:`~tapievent.extract_tapievent`;
         ``Hangup``, ``OriginateResponse``, ``VarSet``, ``Newchannel``,
         ``Newexten`` and ``Rename`` feed the safety net and the originate
         bookkeeping; every other message is ignored at the cost of two

@@ -1,7 +1,7 @@
 """The broker read back as TAPI events: :class:`MqttPort`, for desktops without AMI credentials.
 
 :class:`MqttPort` subscribes to a gateway's topics (``tapievent/v1/<pbx>``)
-and offers what :class:`tapievent.tsp.bridge.AmiPort` asks for -- events,
+and offers what ``tapievent.tsp.bridge.AmiPort`` asks for -- events,
 live calls, make_call, hangup, redirect, digits -- so the Windows TSP
 bridge (and ``tapievent monitor --mqtt``) run with the broker as their
 source. Requests travel as MQTT 5 requests with a response topic under
@@ -117,6 +117,7 @@ class MqttPort:
             raise TimeoutError(f"no broker connection to {self.broker.host}:{self.broker.port}")
 
     async def close(self) -> None:
+        """Stop reading the broker and end :meth:`events` (after what it already queued)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -130,6 +131,7 @@ class MqttPort:
         return self._connected and self._online
 
     async def events(self) -> AsyncIterator[OutputEvent]:
+        """The lines' TAPI events as the gateway published them; ends after :meth:`close`."""
         while True:
             while self._queue:
                 event = self._queue.popleft()
