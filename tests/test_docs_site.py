@@ -34,7 +34,7 @@ def _require_sphinx() -> None:
     if importlib.util.find_spec("sphinx") is not None:
         return
     if os.environ.get("CI") and sys.version_info >= (3, 11):
-        pytest.fail("CI must install the test extra (it carries the docs packages on 3.11+): Sphinx is missing")
+        pytest.fail("CI must install the test extra (docs packages on 3.11+): no Sphinx")
     pytest.skip("Sphinx is not installed (the docs extra, Python 3.11+)")
 
 
