@@ -9,6 +9,7 @@ import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
 import pytest
 from docs_examples import blocks, run_python_blocks
 from hypothesis import given
@@ -613,5 +614,40 @@ def test_the_service_waits_for_its_pbx_and_never_retries_a_bad_secret() -> None:
             with pytest.raises(AuthenticationError):
                 await asyncio.wait_for(connect_with_retry(wrong, max_delay=0.05), 5)
             assert pbx.connections == 2  # the refused login was not retried
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+
+
+def test_config_reads_tls_and_refuses_a_missing_cafile(tmp_path: Path) -> None:
+    cafile = tmp_path / "ca.pem"
+    cafile.write_text("x", encoding="utf-8")
+    tls = GOOD.replace("auth = plain", f"auth = plain\ntls = yes\ncafile = {cafile}")
+    config = parse_config(tls, environ={"TAPIEVENT_SECRET": "s"})
+    assert (config.tls, config.cafile) == (True, str(cafile))
+    assert parse_config(GOOD, environ={"TAPIEVENT_SECRET": "s"}).tls is False
+    with pytest.raises(ConfigError, match=r"\[ami\] cafile .* is not a readable file"):
+        parse_config(
+            tls.replace(str(cafile), str(tmp_path / "nope.pem")), environ={"TAPIEVENT_SECRET": "s"}
+        )
+    with pytest.raises(ConfigError, match=r"\[ami\] tls must be yes or no"):
+        parse_config(tls.replace("tls = yes", "tls = maybe"), environ={"TAPIEVENT_SECRET": "s"})
+
+
+def test_the_service_speaks_tls_when_configured(tmp_path: Path) -> None:
+    """TLS from the configuration (the Configure dialog's checkbox, [ami] tls) reaches AMI,
+    with the server's certificate verified against the configured CA file."""
+    from transport_support import tls_contexts
+
+    server_ctx, _client_ctx = tls_contexts(tmp_path)
+
+    async def scenario() -> None:
+        async with FakeAsterisk(ssl=server_ctx) as pbx:
+            config = attrs.evolve(
+                _bridge_config(pbx.port), tls=True, cafile=str(tmp_path / "cert.pem")
+            )
+            client = await asyncio.wait_for(connect_with_retry(config, max_delay=0.05), 10)
+            assert client.connected
+            await client.close()
+            assert pbx.connections == 1
 
     asyncio.run(asyncio.wait_for(scenario(), 20))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -95,6 +96,9 @@ def test_the_bridge_configuration_comes_from_the_key() -> None:
     assert config.lines == ("PJSIP/100", "PJSIP/101")
     assert config.dial.channel_for("PJSIP/101") == "PJSIP/100"
     assert (config.listen_host, config.listen_port) == ("127.0.0.1", 5070)
+    assert config.tls is False
+    # The dialog's TLS checkbox (AmiTls) reaches the bridge's AMI connection.
+    assert bridge_config(attrs.evolve(value, tls=True), "secret").tls is True
     with pytest.raises(RegistryError, match="AmiSecret is missing"):
         bridge_config(value, "")
     with pytest.raises(RegistryError, match="AmiUser is empty"):

@@ -38,6 +38,10 @@ class BridgeConfig:
     listen_port: int
     dial: DialSettings
     link_token: str | None = None  # the per-install secret a shim's hello must carry
+    tls: bool = False
+    """Speak AMI over TLS (Asterisk's ``tlsenable``); the certificate is always verified."""
+    cafile: str | None = None
+    """With ``tls``: trust this CA or certificate file instead of the system's store."""
 
     def __repr__(self) -> str:
         return (
@@ -89,7 +93,17 @@ def parse_config(
         listen_host=_listen(ini),
         listen_port=ini.get_int("bridge", "port", 5070, 0, 65535),
         dial=_dial(ini),
+        tls=ini.get_bool("ami", "tls"),
+        cafile=_cafile(ini),
     )
+
+
+def _cafile(ini: _Ini) -> str | None:
+    """``[ami] cafile``: checked here, so a typo is a config error and not a failed login."""
+    cafile = ini.optional("ami", "cafile")
+    if cafile is not None and not Path(cafile).is_file():
+        raise ConfigError(f"{ini.source}: [ami] cafile {cafile} is not a readable file")
+    return cafile
 
 
 @attrs.frozen(slots=True)
@@ -107,6 +121,12 @@ class _Ini:
 
     def optional(self, section: str, key: str) -> str | None:
         return self.parser.get(section, key, fallback="").strip() or None
+
+    def get_bool(self, section: str, key: str) -> bool:
+        try:
+            return self.parser.getboolean(section, key, fallback=False)
+        except ValueError:
+            raise ConfigError(f"{self.source}: [{section}] {key} must be yes or no") from None
 
     def get_int(self, section: str, key: str, default: int, low: int, high: int) -> int:
         raw = self.get(section, key, str(default))
@@ -133,10 +153,7 @@ def _secret(ini: _Ini, env: Mapping[str, str]) -> str:
 def _listen(ini: _Ini) -> str:
     """The listen address; a non-loopback one only with ``allow_remote = yes``."""
     listen = ini.get("bridge", "listen", "127.0.0.1")
-    try:
-        allow_remote = ini.parser.getboolean("bridge", "allow_remote", fallback=False)
-    except ValueError:
-        raise ConfigError(f"{ini.source}: [bridge] allow_remote must be yes or no") from None
+    allow_remote = ini.get_bool("bridge", "allow_remote")
     try:
         loopback = ipaddress.ip_address(listen).is_loopback
     except ValueError:

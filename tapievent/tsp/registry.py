@@ -160,6 +160,7 @@ def bridge_config(settings: TspSettings, secret: str) -> BridgeConfig:
         listen_port=settings.bridge_port,
         dial=DialSettings(channel=settings.user_channel or "{line}"),
         link_token=settings.link_token or None,
+        tls=settings.tls,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Callable
 
 from ..supervisor import GiveUp, Open, ReconnectPolicy, Supervisor, Wait
@@ -32,6 +33,9 @@ async def connect_with_retry(config: BridgeConfig, *, max_delay: float = 30.0) -
     out its steps. ``connect()`` opens and logs in as one step.
     """
     where = f"{config.ami_host}:{config.ami_port}"
+    # TLS as the configuration says; the server's certificate is always verified
+    # (against ``cafile`` when given, else the system's store).
+    context = ssl.create_default_context(cafile=config.cafile) if config.tls else None
     policy = ReconnectPolicy(max_delay=max_delay)
     supervisor = Supervisor(policy, where=where, random=random.random, retry_first=True)
     step = supervisor.start()
@@ -51,6 +55,7 @@ async def connect_with_retry(config: BridgeConfig, *, max_delay: float = 30.0) -
                 secret=config.secret,
                 auth=config.auth,
                 lines=config.lines,
+                ssl=context,
             )
         except AuthenticationError as exc:
             supervisor.opened()
