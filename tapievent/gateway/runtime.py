@@ -317,16 +317,19 @@ class Gateway:
         self._report_dropped()
         logger.info("connected to broker %s:%d", self.broker.host, self.broker.port)
         options = SubscribeOptions(qos=1, noLocal=True)
-        await client.subscribe(self.topics.all_requests, options=options)
-        await client.subscribe(self.topics.all_states, options=options)
-        publisher = asyncio.ensure_future(self._publish(client))
-        reader = asyncio.ensure_future(self.service.serve(client))
+        # Publishing starts at once and does not wait for the subscriptions:
+        # after a broker restart a SUBACK was seen to take until the client's
+        # timeout, and the re-published states must not wait behind it.
+        tasks = [asyncio.ensure_future(self._publish(client))]
         try:
-            done, _ = await asyncio.wait({publisher, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await client.subscribe(self.topics.all_requests, options=options)
+            await client.subscribe(self.topics.all_states, options=options)
+            tasks.append(asyncio.ensure_future(self.service.serve(client)))
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (publisher, reader):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(publisher, reader, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.service.drain()
         for task in done:
             task.result()  # a lost broker raises MqttError here: reconnect
