@@ -18,7 +18,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -27,7 +27,6 @@ from paho.mqtt.properties import Properties
 from tapievent.gateway.broker import BrokerSettings
 from tapievent.gateway.runtime import DialSettings, Gateway
 from tapievent.gateway.scheme import Topics
-from tapievent.testing import FakeAsterisk
 from tapievent.transports import ReconnectPolicy
 from tapievent.transports.aio import connect
 
@@ -236,9 +235,17 @@ async def subscriber(broker: Mosquitto, *filters: str, **options: Any) -> AsyncI
             await asyncio.gather(task, return_exceptions=True)
 
 
+class AmiServer(Protocol):
+    """What the gateway kit needs of a PBX: its AMI port on 127.0.0.1 (a FakeAsterisk, or a
+    real Asterisk of the live suite)."""
+
+    @property
+    def port(self) -> int: ...
+
+
 @contextlib.asynccontextmanager
 async def gateway(
-    pbx: FakeAsterisk, broker: Mosquitto, lines: list[str] = LINES, **options: Any
+    pbx: AmiServer, broker: Mosquitto, lines: list[str] = LINES, **options: Any
 ) -> AsyncIterator[Gateway]:
     async with connect(
         "127.0.0.1",
