@@ -13,32 +13,17 @@ import signal
 import subprocess
 import sys
 
+import tsp_shim
 from mqtt_helpers import Mosquitto, gateway, run, until
 
 from tapievent.gateway.broker import BrokerSettings
 from tapievent.gateway.consumer import GatewayRequestError, MqttPort
 from tapievent.testing import FakeAsterisk
 from tapievent.tsp.bridge import AmiPort, Bridge
-from tapievent.tsp.protocol import FrameDecoder, encode_frame
 
 
-class Shim:
-    """A stand-in for the native TSP shim on a real loopback socket."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.decoder = FrameDecoder()
-
-    async def send(self, **fields: object) -> None:
-        self.writer.write(encode_frame({"v": 1, **fields}))
-        await self.writer.drain()
-
-    async def recv(self) -> dict[str, object]:
-        while (message := self.decoder.next_message()) is None:
-            data = await asyncio.wait_for(self.reader.read(4096), 5)
-            assert data, "bridge closed the connection"
-            self.decoder.receive_data(data)
-        return message
+class Shim(tsp_shim.Shim):
+    """The shared stand-in for the native shim, waiting for one kind of message."""
 
     async def until(self, kind: str, **fields: object) -> dict[str, object]:
         while True:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from docs_examples import blocks, run_python_blocks
 from hypothesis import given
 from hypothesis import strategies as st
+from tsp_shim import Shim, frame
 
 from tapievent import LocalProtocolError
 from tapievent.dialplan.generate import generate
@@ -75,11 +75,6 @@ flat_messages = st.dictionaries(
     flat_values,
     max_size=6,
 ).map(lambda fields: {"v": 1, "type": "call_state", **fields})
-
-
-def frame(obj: object) -> bytes:
-    body = json.dumps(obj).encode()
-    return struct.pack("<I", len(body)) + body
 
 
 def drain(decoder: FrameDecoder) -> list[dict[str, object]]:
@@ -373,25 +368,6 @@ class FakePort:
 
     async def send_digit(self, call: str | CallHandle, digit: str) -> None:
         self.log.append(("digit", call, digit))
-
-
-class Shim:
-    """A Python stand-in for the native shim on a real loopback socket."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.decoder = FrameDecoder()
-
-    async def send(self, **fields: object) -> None:
-        self.writer.write(frame({"v": 1, **fields}))
-        await self.writer.drain()
-
-    async def recv(self) -> dict[str, object]:
-        while (message := self.decoder.next_message()) is None:
-            data = await asyncio.wait_for(self.reader.read(4096), 5)
-            assert data, "bridge closed the connection"
-            self.decoder.receive_data(data)
-        return message
 
 
 async def start(port: FakePort) -> tuple[Bridge, asyncio.Task[None], Shim]:

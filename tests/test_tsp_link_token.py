@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_tsp_bridge import FakePort, Shim
+from test_tsp_bridge import FakePort
+from tsp_shim import Shim
 
 from tapievent.tsp import Bridge
 from tapievent.tsp.protocol import Hello, parse_request
