@@ -1,0 +1,160 @@
+"""The broker connection lost while the gateway subscribes: publishing resumes at once.
+
+aiomqtt's ``subscribe`` waits for its SUBACK until the client's timeout
+(10 s) even when the connection is gone. The gateway awaited its
+subscriptions before it read the connection, so a broker that stopped while
+it subscribed left it publishing nothing until then. The broker-down tests
+of ``test_gateway.py`` stop the broker as soon as the gateway is connected
+and start it again a fraction of a second later: about one run in fifteen the
+stop came between the gateway's SUBSCRIBE and its SUBACK, and the publishing
+resumed 10 s after the SUBSCRIBE, 5 to 10 s after the restart. These tests put
+the loss exactly there, on a real mosquitto, and want publishing back within
+``RESUME``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pathlib
+import time
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+
+from mqtt_helpers import LINES, RESUME, TOPICS, Mosquitto, gateway, run, subscriber, until
+
+from tapievent.gateway.runtime import Gateway
+from tapievent.testing import FakeAsterisk
+
+_SUBSCRIBE = 8  # the MQTT control packet type
+
+
+async def _read_packet(reader: asyncio.StreamReader) -> bytes:
+    """One MQTT control packet: a type byte, the remaining length (base 128), the rest."""
+    head = await reader.readexactly(1)
+    length, shift, size = 0, 0, b""
+    while True:
+        byte = await reader.readexactly(1)
+        size += byte
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            return head + size + await reader.readexactly(length)
+
+
+class CuttingRelay:
+    """A loopback TCP relay to a broker that drops one connection on one MQTT packet type.
+
+    The first packet of type ``cut_on`` a client sends is not forwarded: both
+    sides are closed instead, as if the broker had stopped just then.
+    """
+
+    def __init__(self, broker_port: int, cut_on: int) -> None:
+        self.broker_port = broker_port
+        self.cut_on = cut_on
+        self.port = 0
+        self.cut_at: float | None = None  # time.monotonic() of the cut
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[CuttingRelay]:
+        server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = int(server.sockets[0].getsockname()[1])
+        async with server:
+            yield self
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.broker_port)
+        down = asyncio.ensure_future(self._pipe(up_reader, writer))
+        try:
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                await self._up(reader, up_writer)
+        finally:
+            down.cancel()
+            await asyncio.gather(down, return_exceptions=True)
+            for side in (writer, up_writer):
+                side.close()
+
+    async def _up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            packet = await _read_packet(reader)
+            if self.cut_at is None and packet[0] >> 4 == self.cut_on:
+                self.cut_at = time.monotonic()
+                return
+            writer.write(packet)
+            await writer.drain()
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while chunk := await reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+        writer.close()
+
+
+def test_connection_lost_while_subscribing(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        with Mosquitto(tmp_path) as broker:
+            relay = CuttingRelay(broker.port, cut_on=_SUBSCRIBE)
+            async with (
+                relay.running(),
+                FakeAsterisk() as pbx,
+                subscriber(broker, TOPICS.all_states, TOPICS.status) as seen,
+                gateway(pbx, relay) as gw,
+            ):
+                await asyncio.wait_for(until(lambda: relay.cut_at is not None), 5)
+                # Nothing of the first connection got through (its SUBSCRIBE was the
+                # first packet after the CONNECT); all that is seen is the second's.
+                await seen.wait(
+                    lambda: (
+                        all(seen.last_state(line) == "idle" for line in LINES)
+                        and bool(seen.on(TOPICS.status))
+                    ),
+                    timeout=RESUME,
+                )
+                assert gw.broker_connections == 2
+                assert seen.on(TOPICS.status)[-1]["status"] == "online"
+
+    run(scenario())
+
+
+def test_persistent_broker_restarted_while_subscribing(tmp_path: pathlib.Path) -> None:
+    """Ten restarts of a persistent mosquitto, each the moment the gateway's connection is up.
+
+    Each lands in the subscribe window: mosquitto's log (``log_type all``)
+    showed, of the gateway's eleven connections, the first with no SUBSCRIBE
+    received, the next nine with one of the two, and only the last with both.
+    """
+
+    async def scenario() -> None:
+        with Mosquitto(tmp_path, persistence=True) as broker:
+            async with FakeAsterisk() as pbx, gateway(pbx, broker) as gw:
+                await asyncio.wait_for(until_now(lambda: gw.broker_connected), 5)
+                for cycle in range(10):
+                    # Everything is handed to the client; the SUBACKs are still to come.
+                    back = gw.broker_connections + 1
+                    broker.restart()
+                    started = time.monotonic()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(until_now(partial(_resumed, gw, back)), RESUME)
+                    resumed = time.monotonic() - started
+                    assert resumed < RESUME, f"restart {cycle}: nothing published for {resumed} s"
+                await asyncio.sleep(0.1)  # the last PUBACKed message is stored
+                async with subscriber(broker, TOPICS.all_states, TOPICS.status) as seen:
+                    for line in LINES:
+                        await seen.wait_last_state(line, "idle")
+                    await seen.wait(lambda: bool(seen.on(TOPICS.status)))
+                    assert seen.on(TOPICS.status)[-1]["status"] == "online"
+
+    run(scenario(), timeout=60)
+
+
+def _resumed(gw: Gateway, connections: int) -> bool:
+    """The gateway is on its ``connections``-th connection and has handed everything over."""
+    return gw.broker_connections >= connections and gw.outbox.idle
+
+
+async def until_now(check: Callable[[], bool]) -> None:
+    """Like ``until``, but looks again at every turn of the event loop, not every 10 ms."""
+    while not check():
+        await asyncio.sleep(0)
