@@ -1,4 +1,4 @@
-"""The broker connection lost while the gateway subscribes: publishing resumes at once.
+"""The broker connection lost while the gateway connects or subscribes: it resumes at once.
 
 aiomqtt's ``subscribe`` waits for its SUBACK until the client's timeout
 (10 s) even when the connection is gone. The gateway awaited its
@@ -26,7 +26,7 @@ from mqtt_helpers import LINES, RESUME, TOPICS, Mosquitto, gateway, run, subscri
 from tapievent.gateway.runtime import Gateway
 from tapievent.testing import FakeAsterisk
 
-_SUBSCRIBE = 8  # the MQTT control packet type
+_CONNECT, _SUBSCRIBE = 1, 8  # MQTT control packet types
 
 
 async def _read_packet(reader: asyncio.StreamReader) -> bytes:
@@ -113,6 +113,26 @@ def test_connection_lost_while_subscribing(tmp_path: pathlib.Path) -> None:
                     timeout=RESUME,
                 )
                 assert gw.broker_connections == 2
+                assert seen.on(TOPICS.status)[-1]["status"] == "online"
+
+    run(scenario())
+
+
+def test_connection_lost_before_the_connack(tmp_path: pathlib.Path) -> None:
+    """A broker that accepts the TCP connection and closes it: the next attempt comes at once."""
+
+    async def scenario() -> None:
+        with Mosquitto(tmp_path) as broker:
+            relay = CuttingRelay(broker.port, cut_on=_CONNECT)
+            async with (
+                relay.running(),
+                FakeAsterisk() as pbx,
+                subscriber(broker, TOPICS.status) as seen,
+                gateway(pbx, relay) as gw,
+            ):
+                await asyncio.wait_for(until(lambda: relay.cut_at is not None), 5)
+                await seen.wait(lambda: bool(seen.on(TOPICS.status)), timeout=RESUME)
+                assert gw.broker_connections == 1
                 assert seen.on(TOPICS.status)[-1]["status"] == "online"
 
     run(scenario())

@@ -278,10 +278,12 @@ class Gateway:
         import aiomqtt
         from aiomqtt.exceptions import MqttConnectError
 
+        from .mqttclient import Client
+
         delay = self.retry_delay
         while True:
             try:
-                async with aiomqtt.Client(
+                async with Client(
                     **self.broker.client_options(),
                     identifier=f"tapievent-gateway-{self.gateway_id}",
                     will=self._will(),
