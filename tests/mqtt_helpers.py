@@ -31,11 +31,14 @@ from tapievent.transports import ReconnectPolicy
 from tapievent.transports.aio import connect
 
 __all__ = [
+    "CONNECT",
     "LINES",
     "RESUME",
     "RUN_AS",
+    "SUBSCRIBE",
     "TOPICS",
     "Collector",
+    "CuttingRelay",
     "Mosquitto",
     "free_port",
     "gateway",
@@ -171,6 +174,72 @@ def mosquitto(folder: pathlib.Path, **options: object) -> Iterator[Mosquitto]:
     broker = Mosquitto(folder, **options)  # type: ignore[arg-type]
     with broker:
         yield broker
+
+
+CONNECT, SUBSCRIBE = 1, 8  # MQTT control packet types (for CuttingRelay)
+
+
+async def _read_packet(reader: asyncio.StreamReader) -> bytes:
+    """One MQTT control packet: a type byte, the remaining length (base 128), the rest."""
+    head = await reader.readexactly(1)
+    length, shift, size = 0, 0, b""
+    while True:
+        byte = await reader.readexactly(1)
+        size += byte
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            return head + size + await reader.readexactly(length)
+
+
+class CuttingRelay:
+    """A loopback TCP relay to a broker that drops one connection on one MQTT packet type.
+
+    The first packet of type ``cut_on`` a client sends is not forwarded: both
+    sides are closed instead, as if the broker had stopped just then.
+    """
+
+    def __init__(self, broker_port: int, cut_on: int) -> None:
+        self.broker_port = broker_port
+        self.cut_on = cut_on
+        self.port = 0
+        self.cut_at: float | None = None  # time.monotonic() of the cut
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[CuttingRelay]:
+        server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = int(server.sockets[0].getsockname()[1])
+        async with server:
+            yield self
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.broker_port)
+        down = asyncio.ensure_future(self._pipe(up_reader, writer))
+        try:
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                await self._up(reader, up_writer)
+        finally:
+            down.cancel()
+            await asyncio.gather(down, return_exceptions=True)
+            for side in (writer, up_writer):
+                side.close()
+
+    async def _up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            packet = await _read_packet(reader)
+            if self.cut_at is None and packet[0] >> 4 == self.cut_on:
+                self.cut_at = time.monotonic()
+                return
+            writer.write(packet)
+            await writer.drain()
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while chunk := await reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+        writer.close()
 
 
 # --------------------------------------------------------------------------- gateway kit

@@ -18,84 +18,31 @@ import asyncio
 import contextlib
 import pathlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from functools import partial
 
-from mqtt_helpers import LINES, RESUME, TOPICS, Mosquitto, gateway, run, subscriber, until
+from mqtt_helpers import (
+    CONNECT,
+    LINES,
+    RESUME,
+    SUBSCRIBE,
+    TOPICS,
+    CuttingRelay,
+    Mosquitto,
+    gateway,
+    run,
+    subscriber,
+    until,
+)
 
 from tapievent.gateway.runtime import Gateway
 from tapievent.testing import FakeAsterisk
-
-_CONNECT, _SUBSCRIBE = 1, 8  # MQTT control packet types
-
-
-async def _read_packet(reader: asyncio.StreamReader) -> bytes:
-    """One MQTT control packet: a type byte, the remaining length (base 128), the rest."""
-    head = await reader.readexactly(1)
-    length, shift, size = 0, 0, b""
-    while True:
-        byte = await reader.readexactly(1)
-        size += byte
-        length |= (byte[0] & 0x7F) << shift
-        shift += 7
-        if not byte[0] & 0x80:
-            return head + size + await reader.readexactly(length)
-
-
-class CuttingRelay:
-    """A loopback TCP relay to a broker that drops one connection on one MQTT packet type.
-
-    The first packet of type ``cut_on`` a client sends is not forwarded: both
-    sides are closed instead, as if the broker had stopped just then.
-    """
-
-    def __init__(self, broker_port: int, cut_on: int) -> None:
-        self.broker_port = broker_port
-        self.cut_on = cut_on
-        self.port = 0
-        self.cut_at: float | None = None  # time.monotonic() of the cut
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[CuttingRelay]:
-        server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        self.port = int(server.sockets[0].getsockname()[1])
-        async with server:
-            yield self
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.broker_port)
-        down = asyncio.ensure_future(self._pipe(up_reader, writer))
-        try:
-            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-                await self._up(reader, up_writer)
-        finally:
-            down.cancel()
-            await asyncio.gather(down, return_exceptions=True)
-            for side in (writer, up_writer):
-                side.close()
-
-    async def _up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            packet = await _read_packet(reader)
-            if self.cut_at is None and packet[0] >> 4 == self.cut_on:
-                self.cut_at = time.monotonic()
-                return
-            writer.write(packet)
-            await writer.drain()
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
-            while chunk := await reader.read(65536):
-                writer.write(chunk)
-                await writer.drain()
-        writer.close()
 
 
 def test_connection_lost_while_subscribing(tmp_path: pathlib.Path) -> None:
     async def scenario() -> None:
         with Mosquitto(tmp_path) as broker:
-            relay = CuttingRelay(broker.port, cut_on=_SUBSCRIBE)
+            relay = CuttingRelay(broker.port, cut_on=SUBSCRIBE)
             async with (
                 relay.running(),
                 FakeAsterisk() as pbx,
@@ -123,7 +70,7 @@ def test_connection_lost_before_the_connack(tmp_path: pathlib.Path) -> None:
 
     async def scenario() -> None:
         with Mosquitto(tmp_path) as broker:
-            relay = CuttingRelay(broker.port, cut_on=_CONNECT)
+            relay = CuttingRelay(broker.port, cut_on=CONNECT)
             async with (
                 relay.running(),
                 FakeAsterisk() as pbx,
