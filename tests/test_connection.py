@@ -6,10 +6,20 @@ from pathlib import Path
 
 import pytest
 
+from events_support import tapi
 from tapievent import NEED_DATA, LocalProtocolError
 from tapievent.ami_codec import Action, Banner, Message, encode_message
 from tapievent.connection import Connection, ConnectionEvent
-from tapievent.model import CallState, Diagnostic, LineCallState, LineDevState, LineDevStateFlag
+from tapievent.model import (
+    CallDirection,
+    CallRecord,
+    CallState,
+    Diagnostic,
+    Disposition,
+    LineCallState,
+    LineDevState,
+    LineDevStateFlag,
+)
 from tapievent.session import ActionResult, AuthenticationFailed, LoginSucceeded
 
 CAPTURES = Path(__file__).parent / "data" / "asterisk-22.10.1"
@@ -162,12 +172,15 @@ def test_a_refused_originate_ends_its_handle_through_the_one_door() -> None:
         "Diagnostic",
         "CallState",
         "CallState",
+        "CallRecord",
         "ActionResult",
     ]
-    diagnostic, disconnected, idle, result = events
+    diagnostic, disconnected, idle, record, result = events
     assert isinstance(diagnostic, Diagnostic) and diagnostic.code == "originate-refused"
     assert isinstance(disconnected, CallState) and disconnected.synthesized
     assert isinstance(idle, CallState) and idle.state is LineCallState.IDLE
+    assert isinstance(record, CallRecord) and record.disposition is Disposition.FAILED
+    assert record.direction is CallDirection.APPLICATION and record.line == "line_1"
     assert isinstance(result, ActionResult) and not result.ok
     assert conn.tracker.pending_count == 0
 

@@ -40,6 +40,7 @@ import asyncio
 import logging
 import random as _random
 import ssl as _ssl
+import time as _time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -360,7 +361,7 @@ class AsyncClient(ClientBase):
         writer.write(self._connection.data_to_send())
         while True:
             data = await reader.read(_READ_SIZE)
-            outcomes = self._feed(data)
+            outcomes = self._feed(data, _time.time())
             self._flush()
             if self._logged_in(outcomes, eof=not data):
                 return
@@ -402,7 +403,7 @@ class AsyncClient(ClientBase):
                 except (OSError, _ssl.SSLError) as exc:
                     reason = f"connection error: {exc}"
                     data = b""
-                reason = outcome_reason(self._feed(data)) or reason
+                reason = outcome_reason(self._feed(data, _time.time())) or reason
                 self._flush()
                 self._notify()
                 if not data:
@@ -438,7 +439,7 @@ class AsyncClient(ClientBase):
         if self._writer is not None:
             self._abort(self._writer)
         self._writer = self._reader = None
-        self._connection_lost(reason)
+        self._connection_lost(reason, _time.time())
         self._fail_pending(reason)
 
     @staticmethod
@@ -517,6 +518,7 @@ def connect(
     events: str = "on",
     max_calls: int | None = None,
     random: Callable[[], float] = _random.random,
+    source: str = "",
 ) -> _Connector:
     """Connect to Asterisk's AMI and log in; ``await`` it or use ``async with``.
 
@@ -529,7 +531,10 @@ def connect(
     seconds between Pings (``None`` disables them); a Ping unanswered after
     ``keepalive_timeout`` seconds drops the connection. ``events`` is the
     Login's ``Events:`` mask; the tracker needs ``call``, ``user`` and, before
-    Asterisk 12.2, ``dialplan`` (VarSet).
+    Asterisk 12.2, ``dialplan`` (VarSet). ``source`` names the PBX on every
+    event and call record (``""``: unnamed); each event's ``time`` is the
+    ``time.time()`` at which its bytes were read, or the server's
+    ``Timestamp:`` when it sends one.
     """
     options = ClientOptions(
         host=host,
@@ -548,5 +553,6 @@ def connect(
         events=events,
         max_calls=max_calls,
         random=random,
+        source=source,
     )
     return _Connector(AsyncClient(options))
