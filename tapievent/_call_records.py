@@ -44,7 +44,7 @@ from typing import Final
 
 from ._callerid import CallerId
 from ._diagnostics import DiagnosticCode
-from ._events import CallInfo, CallState, Diagnostic, NewCall, OutputEvent, stamped
+from ._events import CallInfo, CallState, Diagnostic, LineEvent, NewCall, OutputEvent, stamped
 from ._records import CallDirection, CallRecord, Disposition
 from ._tapi import LineCallInfoState, LineCallOrigin, LineCallState, LineDisconnectMode
 from .ami_codec import Message
@@ -100,6 +100,19 @@ _CAUSE_CODES: Final = frozenset({DiagnosticCode.MISSING_IDLE, DiagnosticCode.MIS
 """The diagnostics whose frame is the AMI ``Hangup`` that ended the call."""
 
 
+def _stamp(event: LineEvent, time: float | None, source: str) -> LineEvent:
+    # stamped() keeps the type; the union is one of its constraints at a time.
+    if isinstance(event, CallState):
+        return stamped(event, time, source)
+    if isinstance(event, NewCall):
+        return stamped(event, time, source)
+    if isinstance(event, CallInfo):
+        return stamped(event, time, source)
+    if isinstance(event, Diagnostic):
+        return stamped(event, time, source)
+    return stamped(event, time, source)
+
+
 def frame_time(frame: Message, default: float | None) -> float | None:
     """The server's ``Timestamp:`` of ``frame`` (``timestampevents=yes``), else ``default``.
 
@@ -145,7 +158,9 @@ class _Sheet:
         self.cause: int | None = None
 
 
-def disposition(line: str, sheet_answered_by: str | None, state: _Line, cause: int | None) -> Disposition:
+def disposition(
+    line: str, sheet_answered_by: str | None, state: _Line, cause: int | None
+) -> Disposition:
     """How the call ended on ``line`` (see the module's theory of operation)."""
     if state.connected:
         return Disposition.ANSWERED
@@ -183,7 +198,7 @@ class RecordBuilder:
         stamp = time is not None or source != ""
         for event in events:
             if stamp and not isinstance(event, CallRecord):
-                event = stamped(event, time, source)
+                event = _stamp(event, time, source)
             out.append(event)
             if isinstance(event, CallState):
                 record = self._call_state(event)

@@ -17,9 +17,9 @@ IDLE)`` equals the one the tracker stamped). :func:`stamped` gives them.
 
 from __future__ import annotations
 
-import attrs
-
 from typing import TypeVar
+
+import attrs
 
 from ._callerid import CallerId
 from ._records import CallRecord
@@ -38,12 +38,14 @@ __all__ = [
 
 def _time_field() -> float | None:
     # POSIX seconds (UTC) or None; not part of an event's meaning.
-    return attrs.field(default=None, eq=False, kw_only=True)
+    field: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    return field
 
 
 def _source_field() -> str:
     # The PBX's name; not part of an event's meaning.
-    return attrs.field(default="", eq=False, kw_only=True)
+    field: str = attrs.field(default="", eq=False, kw_only=True)
+    return field
 
 
 @attrs.frozen(slots=True)
@@ -115,6 +117,9 @@ class Diagnostic:
     time: float | None = _time_field()
     source: str = _source_field()
 
+
+LineEvent = NewCall | CallState | CallInfo | LineDevState | Diagnostic
+"""The TAPI events and the diagnostics: every output event but the call record."""
 
 OutputEvent = NewCall | CallState | CallInfo | LineDevState | Diagnostic | CallRecord
 """Every value the tracker reports: the TAPI events, the diagnostics and the call records."""

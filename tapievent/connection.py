@@ -64,8 +64,8 @@ from typing import Literal, TypeVar
 
 from ._diagnostics import DiagnosticCode
 from ._errors import AuthenticationError, LocalProtocolError, RemoteProtocolError
-from .ami_codec import NEED_DATA, Action, Banner, Message, _Sentinel
 from ._events import stamped
+from .ami_codec import NEED_DATA, Action, Banner, Message, _Sentinel
 from .model import Diagnostic, LineDevState, LineDevStateFlag, OutputEvent
 from .session import (
     ActionResult,

@@ -26,10 +26,10 @@ from ._events import Diagnostic as Diagnostic
 from ._events import LineDevState as LineDevState
 from ._events import NewCall as NewCall
 from ._events import OutputEvent as OutputEvent
+from ._lexical import TapiEventValueError as TapiEventValueError
 from ._records import CallDirection as CallDirection
 from ._records import CallRecord as CallRecord
 from ._records import Disposition as Disposition
-from ._lexical import TapiEventValueError as TapiEventValueError
 from ._tapi import CALL_STATE_MODE_FAMILIES as CALL_STATE_MODE_FAMILIES
 from ._tapi import CONSTANT_PREFIXES as CONSTANT_PREFIXES
 from ._tapi import MAX_DWORD as MAX_DWORD

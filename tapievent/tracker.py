@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from . import _call_actions as actions
-from ._call_records import RecordBuilder, frame_time
 from . import grammar
 from ._call_actions import CallHandle
+from ._call_records import RecordBuilder, frame_time
 from ._call_table import CallTable, TrackedCall
 from ._commands import Commands
 from ._diagnostics import DiagnosticCode

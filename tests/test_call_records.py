@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from docs_examples import run_python_blocks
 from events_support import records, tapi
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -343,3 +344,7 @@ def test_decoder_fed_by_the_timing_rows_gives_the_same_frames() -> None:
     while (frame := whole.next_frame()) is not NEED_DATA:
         again.append(frame)
     assert frames == again
+
+
+def test_docs_examples_run(tmp_path: Path) -> None:
+    assert run_python_blocks("records.md", tmp_path) == 2

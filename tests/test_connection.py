@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from events_support import tapi
 from tapievent import NEED_DATA, LocalProtocolError
 from tapievent.ami_codec import Action, Banner, Message, encode_message
 from tapievent.connection import Connection, ConnectionEvent

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from events_support import tapi
 from tapievent.ami_codec import NEED_DATA, AMIDecoder, Banner, Message
 from tapievent.model import CallerId, CallInfo, CallState, Diagnostic, NewCall, OutputEvent
 from tapievent.tracker import CallTracker

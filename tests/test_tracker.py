@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from docs_examples import run_python_blocks
+from events_support import tapi
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events_support import tapi
 from tapievent import LocalProtocolError
 from tapievent._diagnostics import DiagnosticCode
 from tapievent.ami_codec import Action, Banner, Message
@@ -387,7 +387,9 @@ def test_event_names_dispatch_in_any_spelling_and_the_memo_stays_bounded() -> No
             ("UserEvent", "TAPI"),
             ("TAPIEVENT", "LINE_NEWCALL b"),
         )
-        assert tapi(t.handle(message)) == [NewCall("b", "k2", LineCallOrigin.UNKNOWN, None)], spelling
+        assert tapi(t.handle(message)) == [NewCall("b", "k2", LineCallOrigin.UNKNOWN, None)], (
+            spelling
+        )
         t.handle_tapi(state(IDLE, "k2"))
 
 
@@ -717,7 +719,9 @@ def test_newcall_before_anything_identifies_the_call_is_reported_then_attached()
     t = CallTracker()
     t.handle(AST22)
     handle, _ = t.make_call("line_1", "1", context="c", channel="P/1", use_channel_id=False)
-    assert tapi(t.handle_tapi(newcall("line_1", "1795667861.49"))) == [NewCall("line_1", "1795667861.49")]
+    assert tapi(t.handle_tapi(newcall("line_1", "1795667861.49"))) == [
+        NewCall("line_1", "1795667861.49")
+    ]
     out = tapi(t.handle(originate_response(handle.action_id, "Success", "1795667861.49")))
     assert codes(out) == [DiagnosticCode.ORIGINATE_NOT_FILTERED]
     assert t.call_key_of(handle) == "1795667861.49"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from events_support import tapi
+
 from tapievent import NEED_DATA, AMIDecoder
 from tapievent._diagnostics import DiagnosticCode
 from tapievent.ami_codec import Banner, Message

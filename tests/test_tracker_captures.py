@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from events_support import tapi
+
 from tapievent import LocalProtocolError
 from tapievent._diagnostics import DiagnosticCode
 from tapievent.ami_codec import NEED_DATA, Action, AMIDecoder, Banner, Message

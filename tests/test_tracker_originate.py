@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from events_support import tapi
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events_support import tapi
 from tapievent import LocalProtocolError
 from tapievent import _originates as originates_module
 from tapievent._originates import Originate, OriginateState

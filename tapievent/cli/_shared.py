@@ -278,17 +278,15 @@ def _text_time(time: float | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z "
 
 
-def _seconds(value: float | None) -> str:
-    return "?" if value is None else f"{value:.1f} s"
-
-
 def _record_text(record: CallRecord) -> str:
+    # The durations only when the times are known (a replay without timings has none).
     text = f"{record.disposition.value}, {record.direction.value}"
     if record.answered_by is not None and record.answered_by != record.line:
         text += f" (answered by {record.answered_by})"
-    text += f", rang {_seconds(record.ring_seconds)}"
-    if record.answered_by == record.line:
-        text += f", talked {_seconds(record.talk_seconds)}"
+    if record.ring_seconds is not None:
+        text += f", rang {record.ring_seconds:.1f} s"
+    if record.answered_by == record.line and record.talk_seconds is not None:
+        text += f", talked {record.talk_seconds:.1f} s"
     if record.caller_id is not None:
         text += f", from {caller_id_text(record.caller_id)}"
     if len(record.lines) > 1:

@@ -22,7 +22,7 @@ from pathlib import Path
 from .._diagnostics import DiagnosticCode
 from .._errors import RemoteProtocolError
 from ..ami_codec import NEED_DATA, AMIDecoder, Message
-from ..model import Diagnostic, OutputEvent
+from ..model import CallRecord, Diagnostic, OutputEvent
 from ..tracker import CallTracker
 from ._shared import add_format_argument, add_line_argument, print_events, printable
 
@@ -76,6 +76,7 @@ class ReplayStats:
     def __init__(self) -> None:
         self.frames = 0
         self.events = 0
+        self.records = 0
         self.tracker: CallTracker | None = None
 
 
@@ -127,7 +128,10 @@ def _drain(
             stats.frames += 1
         for event in tracker.handle(frame, time=time):
             if stats is not None:
-                stats.events += 1
+                if isinstance(event, CallRecord):
+                    stats.records += 1
+                else:
+                    stats.events += 1
             yield event
 
 
