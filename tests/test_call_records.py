@@ -321,7 +321,8 @@ def test_exactly_one_record_per_newcall(steps: list[tuple[object, ...]], max_cal
             assert ring is not None and talk is not None
             assert 0 <= ring + talk <= event.end - event.start + 1e-9
         elif isinstance(event, CallState) and event.state is LineCallState.IDLE:
-            assert isinstance(out[i + 1], CallRecord), "an IDLE without its record"
+            following = out[i + 1] if i + 1 < len(out) else None
+            assert isinstance(following, CallRecord), "an IDLE without its record"
     assert +open_lines == Counter(), "a NewCall without its record"
     newcalls = sum(isinstance(e, NewCall) for e in out)
     inbound = [r for r in records(out) if r.direction is not CallDirection.APPLICATION]
