@@ -186,6 +186,29 @@ class RecordBuilder:
     def __init__(self) -> None:
         self.sheets: dict[str, _Sheet] = {}
 
+    def finish(
+        self,
+        events: list[OutputEvent],
+        frame: Message | None,
+        time: float | None,
+        source: str,
+        attached: tuple[str, str] | None,
+    ) -> list[OutputEvent]:
+        """What the tracker returns for one input: ``events`` stamped, with the records.
+
+        ``time`` is the receive time, ``frame``'s ``Timestamp:`` wins over it;
+        ``attached`` is the (call key, line) of a ``make_call`` call the
+        input's NEWCALL attached, if any.
+        """
+        if frame is not None:
+            time = frame_time(frame, time)
+        if attached is not None:
+            # make_call's own call: no NewCall goes out, but its record starts now.
+            self.attached(*attached, time)
+        if not events:
+            return events
+        return self.observe(events, time, source)
+
     def attached(self, key: str, line: str, time: float | None) -> None:
         """The dialplan's NEWCALL on ``line`` attached the call ``make_call`` made."""
         self._open(key, line, time, CallDirection.APPLICATION)

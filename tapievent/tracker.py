@@ -36,7 +36,7 @@ from typing import Final
 from . import _call_actions as actions
 from . import grammar
 from ._call_actions import CallHandle
-from ._call_records import RecordBuilder, frame_time
+from ._call_records import RecordBuilder
 from ._call_table import CallTable, TrackedCall
 from ._commands import Commands
 from ._diagnostics import DiagnosticCode
@@ -227,17 +227,8 @@ class CallTracker:
         self, out: list[OutputEvent], frame: Message | None, time: float | None
     ) -> list[OutputEvent]:
         # The one place events get their time and source, and records are made.
-        if frame is not None:
-            time = frame_time(frame, time)
-        commands = self._commands
-        if commands.attached is not None:
-            # make_call's own call: no NewCall goes out, but its record starts now.
-            key, line = commands.attached
-            commands.attached = None
-            self._records.attached(key, line, time)
-        if not out:
-            return out
-        return self._records.observe(out, time, self.source)
+        attached, self._commands.attached = self._commands.attached, None
+        return self._records.finish(out, frame, time, self.source, attached)
 
     def _resolve(self, name: str) -> _Handler | None:
         # Another spelling of an event name: fold case and blanks once.
