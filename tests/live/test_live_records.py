@@ -76,3 +76,50 @@ def test_records_time_the_ring_and_the_talk(asterisk: Instance, trunk: Trunk) ->
         assert bobbett.talk_seconds == 0.0
         assert bob.start is not None and bob.end is not None
         assert began <= bob.start <= bob.end <= ended
+
+
+async def _recorded_call(inst: Instance, trunk: Trunk, port: int) -> list[CallRecord]:
+    async with connect(
+        "127.0.0.1", port, username=USER, secret=SECRET, lines=LINES, reconnect=False
+    ) as client:
+        trunk.call('"Stamped" <0799>', phones={"bob": "answer", "bobbett": "ring"})
+        found: list[CallRecord] = []
+        events = client.events().__aiter__()
+        while len(found) < 2:
+            event = await asyncio.wait_for(events.__anext__(), 20)
+            if isinstance(event, CallRecord):
+                found.append(event)
+        return found
+
+
+def test_the_servers_timestamp_wins(asterisk: Instance, trunk: Trunk) -> None:
+    """With ``timestampevents = yes`` every event carries Asterisk's own
+    ``Timestamp:``; the record's start is exactly the one of the NEWCALL's
+    UserEvent, as the bytes recorded on the way show."""
+    from tapievent import NEED_DATA, AMIDecoder, Message
+
+    from .recording import RecordingProxy
+
+    conf = asterisk.etc / "manager.conf"
+    plain = conf.read_text()
+    conf.write_text(plain.replace("[general]\n", "[general]\ntimestampevents = yes\n", 1))
+    try:
+        asterisk.cli("manager reload")
+        with RecordingProxy(asterisk.port) as proxy:
+            found = asyncio.run(_recorded_call(asterisk, trunk, proxy.port))
+            received = bytes(proxy.recordings[0].received)
+    finally:
+        conf.write_text(plain)
+        asterisk.cli("manager reload")
+    decoder = AMIDecoder()
+    decoder.receive_data(received)
+    stamps = []
+    while (frame := decoder.next_frame()) is not NEED_DATA:
+        if isinstance(frame, Message) and (frame.get("TAPIEVENT") or "").endswith(
+            f"LINE_NEWCALL {BOB}"
+        ):
+            stamps.append(frame.get("Timestamp"))
+    (stamp,) = stamps
+    assert stamp is not None
+    bob = next(r for r in found if r.line == BOB)
+    assert bob.start == float(stamp)
