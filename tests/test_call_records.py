@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapievent import NEED_DATA, AMIDecoder, Connection, LocalProtocolError
-from tapievent.ami_codec import Banner, Message
+from tapievent.ami_codec import Banner, Message, encode_message
 from tapievent.cli.replay import read_timing, replay
 from tapievent.model import (
     CallDirection,
@@ -288,18 +288,9 @@ def _apply(tracker: CallTracker, step: tuple[object, ...], when: float) -> list[
     return tracker.handle(failure, time=when)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(_step, max_size=40), st.integers(min_value=1, max_value=3))
-def test_exactly_one_record_per_newcall(steps: list[tuple[object, ...]], max_calls: int) -> None:
-    tracker = CallTracker(max_calls=max_calls)
-    tracker.handle(BANNER)
-    out: list[OutputEvent] = []
-    for n, step in enumerate(steps):
-        out += _apply(tracker, step, float(n))
-    # The end of the connection: a reconcile with nothing live ends everything.
-    out += tracker.reconcile((), time=float(len(steps)))
-    assert tracker.call_count == 0 and tracker.pending_count == 0
-
+def check_one_record_per_newcall(out: list[OutputEvent]) -> None:
+    """Every NewCall has exactly one record, right after the IDLE that ends its line;
+    every other record is an application call's; times and durations are consistent."""
     open_lines: Counter[tuple[str, str]] = Counter()
     for i, event in enumerate(out):
         if isinstance(event, NewCall):
@@ -327,6 +318,112 @@ def test_exactly_one_record_per_newcall(steps: list[tuple[object, ...]], max_cal
     newcalls = sum(isinstance(e, NewCall) for e in out)
     inbound = [r for r in records(out) if r.direction is not CallDirection.APPLICATION]
     assert len(inbound) == newcalls
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_step, max_size=40), st.integers(min_value=1, max_value=3))
+def test_exactly_one_record_per_newcall(steps: list[tuple[object, ...]], max_calls: int) -> None:
+    tracker = CallTracker(max_calls=max_calls)
+    tracker.handle(BANNER)
+    out: list[OutputEvent] = []
+    for n, step in enumerate(steps):
+        out += _apply(tracker, step, float(n))
+    # The end of the connection: a reconcile with nothing live ends everything.
+    out += tracker.reconcile((), time=float(len(steps)))
+    assert tracker.call_count == 0 and tracker.pending_count == 0
+    check_one_record_per_newcall(out)
+
+
+class _Wire:
+    """A Connection fed bytes as Asterisk sends them, reconnected on demand."""
+
+    def __init__(self, max_calls: int) -> None:
+        self.conn = Connection("tapi", "secret", auth="plain", max_calls=max_calls)
+        self.logins = 0
+        self.out: list[OutputEvent] = []
+        self.log_in(0.0)
+
+    def feed(self, data: bytes, when: float) -> None:
+        self.conn.receive_data(data, time=when)
+        while (event := self.conn.next_event()) is not NEED_DATA:
+            if isinstance(event, OutputEvent):
+                self.out.append(event)
+
+    def log_in(self, when: float) -> None:
+        self.logins += 1
+        action_id = f"login-{self.logins}"
+        self.conn.login(action_id=action_id)
+        self.conn.data_to_send()
+        ok = encode_message(Message.from_pairs(("Response", "Success"), ("ActionID", action_id)))
+        self.feed(b"Asterisk Call Manager/11.0.0\r\n" + ok, when)
+
+    def reconnect(self, live: frozenset[str], when: float) -> None:
+        """The connection drops; after the next login, CoreShowChannels lists ``live``."""
+        self.conn.connection_lost("reset by peer", time=when)
+        while (event := self.conn.next_event()) is not NEED_DATA:
+            if isinstance(event, OutputEvent):
+                self.out.append(event)
+        self.log_in(when)
+        action_id = self.conn.resync()
+        self.conn.data_to_send()
+        frames = [Message.from_pairs(("Response", "Success"), ("ActionID", action_id),
+                                     ("EventList", "start"))]  # fmt: skip
+        frames += [
+            Message.from_pairs(("Event", "CoreShowChannel"), ("ActionID", action_id),
+                               ("Uniqueid", uid))
+            for uid in sorted(live)
+        ]  # fmt: skip
+        frames.append(
+            Message.from_pairs(("Event", "CoreShowChannelsComplete"), ("ActionID", action_id),
+                               ("EventList", "Complete"), ("ListItems", str(len(live))))
+        )  # fmt: skip
+        self.feed(b"".join(encode_message(f) for f in frames), when)
+        assert self.conn.in_service
+
+
+def _apply_wire(wire: _Wire, step: tuple[object, ...], when: float) -> None:
+    kind = step[0]
+    if kind == "tapi":
+        _, key, body = step
+        wire.feed(encode_message(user_event(str(body), str(key))), when)
+    elif kind == "hangup":
+        _, key, cause = step
+        wire.feed(encode_message(hangup(str(key), str(cause))), when)
+    elif kind == "reconcile":
+        live = step[1]
+        assert isinstance(live, frozenset)
+        wire.reconnect(live, when)
+    else:
+        _, line, fate = step
+        try:
+            handle = wire.conn.make_call(str(line), "100", context="c", channel="Local/x@p")
+        except LocalProtocolError:
+            return  # max_calls originates already wait: refused, nothing registered
+        wire.conn.data_to_send()
+        if fate == "keep":
+            newcall = user_event(f"LINE_NEWCALL {line}", handle.channel_id or "")
+            wire.feed(encode_message(newcall), when)
+        else:
+            failure = Message.from_pairs(
+                ("Event", "OriginateResponse"), ("ActionID", handle.action_id),
+                ("Response", "Failure"), ("Reason", "5"), ("Uniqueid", "<unknown>"),
+            )  # fmt: skip
+            wire.feed(encode_message(failure), when)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_step, max_size=30), st.integers(min_value=1, max_value=3))
+def test_exactly_one_record_per_newcall_through_reconnects(
+    steps: list[tuple[object, ...]], max_calls: int
+) -> None:
+    """The same through Connection: bytes in, a real reconnect and resync
+    (CoreShowChannels) where the generated stream reconciles."""
+    wire = _Wire(max_calls)
+    for n, step in enumerate(steps, start=1):
+        _apply_wire(wire, step, float(n))
+    wire.reconnect(frozenset(), float(len(steps) + 1))
+    assert wire.conn.tracker.call_count == 0 and wire.conn.tracker.pending_count == 0
+    check_one_record_per_newcall(wire.out)
 
 
 def test_decoder_fed_by_the_timing_rows_gives_the_same_frames() -> None:
