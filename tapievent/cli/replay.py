@@ -60,11 +60,15 @@ def read_timing(text: str, size: int) -> list[Chunk]:
 def _timing_row(line: str, number: int, expected: int, last: float) -> Chunk:
     parts = line.split()
     try:
+        if len(parts) != 3:
+            raise ValueError
         t, offset, length = float(parts[0]), int(parts[1]), int(parts[2])
-    except (ValueError, IndexError):
+    except ValueError:
         raise TimingError(f"line {number}: expected 'seconds offset length'") from None
-    if len(parts) != 3 or not math.isfinite(t) or t < last or length < 0:
-        raise TimingError(f"line {number}: times must be finite and never go back")
+    if not math.isfinite(t) or t < last:
+        raise TimingError(f"line {number}: times must be finite, from 0, and never go back")
+    if length < 0:
+        raise TimingError(f"line {number}: a negative length")
     if offset != expected:
         raise TimingError(f"line {number}: offset {offset}, expected {expected}")
     return (t, offset, length)
@@ -172,11 +176,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def start_time(text: str) -> float:
     """An argparse type: POSIX seconds, or an ISO 8601 time that names its zone."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"not a time: {printable(text)!r}")
+        return value
+    # Python 3.10's fromisoformat does not read the "Z" of UTC.
+    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
     try:
-        moment = datetime.datetime.fromisoformat(text)
+        moment = datetime.datetime.fromisoformat(iso)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a time: {printable(text)!r}") from None
     if moment.tzinfo is None:
