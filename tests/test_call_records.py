@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapievent import NEED_DATA, AMIDecoder, Connection, LocalProtocolError
+from tapievent._call_records import frame_time
 from tapievent.ami_codec import Banner, Message, encode_message
 from tapievent.cli.replay import read_timing, replay
 from tapievent.model import (
@@ -446,3 +447,16 @@ def test_decoder_fed_by_the_timing_rows_gives_the_same_frames() -> None:
 
 def test_docs_examples_run(tmp_path: Path) -> None:
     assert run_python_blocks("records.md", tmp_path) == 2
+
+
+@given(st.text(max_size=40), st.one_of(st.none(), st.floats(0, 2e9)))
+def test_a_timestamp_header_is_a_time_or_ignored(text: str, default: float | None) -> None:
+    frame = Message.from_pairs(("Event", "UserEvent"), ("Timestamp", text.replace("\0", "")))
+    value = frame_time(frame, default)
+    assert value == default or (value is not None and 0 < value < 1e11)
+
+
+@given(st.floats(1e-6, 1e10, allow_nan=False))
+def test_a_timestamp_reads_back_as_asterisk_writes_it(seconds: float) -> None:
+    frame = Message.from_pairs(("Event", "UserEvent"), ("Timestamp", f"{seconds:.6f}"))
+    assert frame_time(frame, None) == float(f"{seconds:.6f}")
