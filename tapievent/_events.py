@@ -36,18 +36,6 @@ __all__ = [
 ]
 
 
-def _time_field() -> float | None:
-    # POSIX seconds (UTC) or None; not part of an event's meaning.
-    field: float | None = attrs.field(default=None, eq=False, kw_only=True)
-    return field
-
-
-def _source_field() -> str:
-    # The PBX's name; not part of an event's meaning.
-    field: str = attrs.field(default="", eq=False, kw_only=True)
-    return field
-
-
 @attrs.frozen(slots=True)
 class NewCall:
     """A call appeared on ``line`` (TAPI LINE_NEWCALL, then OFFERING by the adapter)."""
@@ -56,8 +44,8 @@ class NewCall:
     call_key: str
     origin: LineCallOrigin = LineCallOrigin.UNKNOWN
     caller_id: CallerId | None = None
-    time: float | None = _time_field()
-    source: str = _source_field()
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -73,8 +61,8 @@ class CallState:
     state: LineCallState
     mode: int = 0
     synthesized: bool = False
-    time: float | None = _time_field()
-    source: str = _source_field()
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -85,8 +73,8 @@ class CallInfo:
     call_key: str
     info_state: LineCallInfoState
     caller_id: CallerId | None = None
-    time: float | None = _time_field()
-    source: str = _source_field()
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -95,8 +83,8 @@ class LineDevState:
 
     line: str | None
     state: LineDevStateFlag
-    time: float | None = _time_field()
-    source: str = _source_field()
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -114,8 +102,8 @@ class Diagnostic:
     message: str
     call_key: str | None = None
     frame: Message | None = attrs.field(default=None, eq=False)
-    time: float | None = _time_field()
-    source: str = _source_field()
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
 LineEvent = NewCall | CallState | CallInfo | LineDevState | Diagnostic

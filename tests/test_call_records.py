@@ -151,6 +151,9 @@ def test_time_and_source_are_left_out_of_equality() -> None:
     stamped = CallState("a", KEY, LineCallState.IDLE, time=5.0, source="x")
     assert stamped == CallState("a", KEY, LineCallState.IDLE)
     assert (stamped.time, stamped.source) == (5.0, "x")
+    assert hash(stamped) == hash(CallState("a", KEY, LineCallState.IDLE))
+    with pytest.raises(TypeError):  # keyword-only: positional construction keeps its meaning
+        CallState("a", KEY, LineCallState.IDLE, 0, False, 5.0)  # type: ignore[call-arg]
 
 
 def test_ring_group_records_say_who_answered() -> None:
