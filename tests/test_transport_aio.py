@@ -454,15 +454,17 @@ def test_action_timeout_on_a_stalled_server() -> None:
 def test_slow_consumer_queue_is_bounded_and_drops_oldest() -> None:
     async def scenario() -> None:
         async with FakeAsterisk() as fake, client_for(fake, lines=LINES, queue_size=4) as client:
-            await fake.inbound_call(list(LINES))  # ten events, nobody reading
+            await fake.inbound_call(
+                list(LINES)
+            )  # twelve events (ten and two records), nobody reading
             await asyncio.sleep(0.2)
             assert len(client._buffer) == 4
             seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
             overflow = seen[0]
             assert isinstance(overflow, Diagnostic) and overflow.code == "queue-overflow"
-            assert "6 oldest event(s) dropped" in overflow.message
-            assert kinds(seen[1:]) == INBOUND[-4:]
-            assert client.dropped_events == 6
+            assert "8 oldest event(s) dropped" in overflow.message
+            assert kinds(seen[1:]) == INBOUND[-2:]  # and bobbett's record; bob's follows
+            assert client.dropped_events == 8
 
     run(scenario)
 

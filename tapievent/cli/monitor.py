@@ -8,7 +8,6 @@ Ctrl-C logs off and exits with status 0.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 
 from ..transports.aio import AsyncClient, connect
@@ -25,6 +24,7 @@ from ._shared import (
     line_width,
     run_client_command,
     wait_for_stop,
+    wire_text,
 )
 from .monitor_mqtt import add_mqtt_option
 
@@ -44,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_connection_arguments(parser)
     add_line_argument(parser, "only follow this line (repeatable; default: every line)")
     add_format_argument(parser)
+    parser.add_argument(
+        "--name",
+        type=wire_text,
+        help="name this PBX on every event and call record (default: the --host value)",
+    )
     add_log_arguments(parser)
     parser.set_defaults(func=run)
     add_mqtt_option(parser)  # --mqtt URL: the same events from a gateway's broker
@@ -55,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _monitor(args: argparse.Namespace, secret: str, port: int) -> int:
-    client = await connect(args.host, port, **connect_options(args, secret, lines=args.lines))
+    source = args.name if args.name is not None else args.host
+    options = connect_options(args, secret, lines=args.lines, source=source)
+    client = await connect(args.host, port, **options)
     print(
         f"connected to {args.host}:{port} as {args.user}; waiting for TAPI events (Ctrl-C stops)",
         file=sys.stderr,
@@ -72,8 +79,9 @@ async def _monitor(args: argparse.Namespace, secret: str, port: int) -> int:
                 print(event_json(event), flush=True)
                 continue
             width = max(width, line_width([event]))
-            stamp = datetime.datetime.now().strftime("%H:%M:%S")
-            print(f"{stamp} {event_text(event, width)}", flush=True)
+            # Each event shows its own time (UTC): when its bytes arrived,
+            # or Asterisk's Timestamp: (timestampevents=yes).
+            print(event_text(event, width), flush=True)
 
     await wait_for_stop(client, printer)
     return 0

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._diagnostics import DiagnosticCode
-from ..model import CallInfo, CallState, Diagnostic, LineDevState, NewCall, OutputEvent
+from ..model import (
+    CallInfo,
+    CallRecord,
+    CallState,
+    Diagnostic,
+    LineDevState,
+    NewCall,
+    OutputEvent,
+)
 from .board import Board
 from .broker import BrokerSettings
 from .outbox import Outbox, Publication
@@ -183,7 +191,13 @@ class Gateway:
         return json.dumps(out, ensure_ascii=False).encode("utf-8")
 
     def on_event(self, event: OutputEvent) -> None:
-        """Queue one AMI event and mark what it changes as stale."""
+        """Queue one AMI event and mark what it changes as stale.
+
+        Call records are not part of the MQTT scheme (docs/mqtt.md): the
+        events they sum up were published already.
+        """
+        if isinstance(event, CallRecord):
+            return
         body = event_payload(event)
         if isinstance(event, Diagnostic):
             self.outbox.add_event(self.topics.diagnostics, self.envelope(body))

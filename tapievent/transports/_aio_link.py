@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as _ssl
+import time as _time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -175,7 +176,7 @@ class AsyncLink(ClientBase):
         writer.write(self._connection.data_to_send())
         while True:
             data = await reader.read(_READ_SIZE)
-            outcomes = self._feed(data)
+            outcomes = self._feed(data, _time.time())
             self._flush()
             if self._logged_in(outcomes, eof=not data):
                 return
@@ -217,7 +218,7 @@ class AsyncLink(ClientBase):
                 except (OSError, _ssl.SSLError) as exc:
                     reason = f"connection error: {exc}"
                     data = b""
-                reason = outcome_reason(self._feed(data)) or reason
+                reason = outcome_reason(self._feed(data, _time.time())) or reason
                 self._flush()
                 self._notify()
                 if not data:
@@ -253,7 +254,7 @@ class AsyncLink(ClientBase):
         if self._writer is not None:
             self._abort(self._writer)
         self._writer = self._reader = None
-        self._connection_lost(reason)
+        self._connection_lost(reason, _time.time())
         self._fail_pending(reason)
 
     @staticmethod

@@ -262,6 +262,7 @@ def connect(
     events: str = "on",
     max_calls: int | None = None,
     random: Callable[[], float] = _random.random,
+    source: str = "",
 ) -> _Connector:
     """Connect to Asterisk's AMI and log in; ``await`` it or use ``async with``.
 
@@ -274,7 +275,10 @@ def connect(
     seconds between Pings (``None`` disables them); a Ping unanswered after
     ``keepalive_timeout`` seconds drops the connection. ``events`` is the
     Login's ``Events:`` mask; the tracker needs ``call``, ``user`` and, before
-    Asterisk 12.2, ``dialplan`` (VarSet).
+    Asterisk 12.2, ``dialplan`` (VarSet). ``source`` names the PBX on every
+    event and call record (``""``: unnamed); each event's ``time`` is the
+    ``time.time()`` at which its bytes were read, or the server's
+    ``Timestamp:`` when it sends one.
     """
     options = ClientOptions(
         host=host,
@@ -293,5 +297,6 @@ def connect(
         events=events,
         max_calls=max_calls,
         random=random,
+        source=source,
     )
     return _Connector(AsyncClient(options))

@@ -56,6 +56,7 @@ async def connect_with_retry(config: BridgeConfig, *, max_delay: float = 30.0) -
                 auth=config.auth,
                 lines=config.lines,
                 ssl=context,
+                source=config.ami_host,
             )
         except AuthenticationError as exc:
             supervisor.opened()

@@ -53,6 +53,11 @@ def test_monitor_prints_the_ring_group_call(asterisk: Instance, trunk: Trunk) ->
     assert "Zoë Monitor" in text and "1101" in text, text
     states = [(e.get("line"), e.get("state")) for e in events if "state" in e]
     assert (BOB, "CONNECTED") in states and (BOB, "IDLE") in states, states
+    # Every event carries its receive time and the source, the host by default.
+    assert all(e["time"].endswith("+00:00") and e["source"] == "127.0.0.1" for e in events)
+    records = {e["line"]: e for e in events if e["event"] == "CallRecord"}
+    assert records[BOB]["disposition"] == "answered", records
+    assert records[BOB]["caller_id"]["number"] == "1101"
     assert b"Traceback" not in err
 
 
