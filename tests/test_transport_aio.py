@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -138,6 +139,22 @@ def test_inbound_call_full_event_sequence() -> None:
             assert kinds(seen) == INBOUND
             assert {ev.call_key for ev in seen if isinstance(ev, CallState)} == {call.unique_id}
             assert client.tracker.call_count == 0
+
+    run(scenario)
+
+
+def test_events_carry_the_time_their_bytes_were_read_and_the_source() -> None:
+    """The runtime, not the core, reads the clock: each event's time is when its bytes came."""
+
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake, lines=LINES, source="pbx-a") as client:
+            before = time.time()
+            await fake.inbound_call(list(LINES), answer_on="Local/bob")
+            seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            after = time.time()
+            assert seen
+            assert all(ev.time is not None and before <= ev.time <= after for ev in seen)
+            assert {ev.source for ev in seen} == {"pbx-a"}
 
     run(scenario)
 
