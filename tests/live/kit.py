@@ -73,7 +73,9 @@ MODULES = (
 # what the phone does: answer (default), ring, busy, congest, noanswer (rings,
 # then gives up with cause 19 as a phone's own no-answer timer does). RING is
 # how long an answering phone rings first (default 0.3 s), TALK how long it
-# stays on the line.
+# stays on the line. Answer(,i) answers without Asterisk's wait of up to
+# 500 ms for the first media frame (Local channels carry none), so the phone
+# talks for exactly TALK after the CONNECTED.
 PHONES = r"""
 [phones]
 exten => _[a-z].,1,NoOp(phone ${EXTEN}: ${ACT_${EXTEN}})
@@ -83,7 +85,7 @@ exten => _[a-z].,1,NoOp(phone ${EXTEN}: ${ACT_${EXTEN}})
  same => n,GotoIf($["${ACT_${EXTEN}}" = "ring"]?ring)
  same => n,GotoIf($["${ACT_${EXTEN}}" = "noanswer"]?noanswer)
  same => n,Wait(${IF($["${RING}" = ""]?0.3:${RING})})
- same => n,Answer()
+ same => n,Answer(,i)
  same => n,Wait(${IF($["${TALK}" = ""]?1:${TALK})})
  same => n,Hangup()
  same => n(ring),Wait(20)
