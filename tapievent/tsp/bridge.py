@@ -164,7 +164,7 @@ class ClientPort:
         check_result(await self.client.send_action(action), name)
 
 
-class _Connection:
+class _ShimConnection:
     """One shim connection: its decoder, its call mapping and its writer."""
 
     def __init__(self, writer: asyncio.StreamWriter, peer: str) -> None:
@@ -205,7 +205,7 @@ class Bridge:
         self._port = port
         self.limits = limits or FrameLimits()
         self._server: asyncio.base_events.Server | None = None
-        self._connections: set[_Connection] = set()
+        self._connections: set[_ShimConnection] = set()
 
     @property
     def port(self) -> int:
@@ -247,7 +247,7 @@ class Bridge:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str(writer.get_extra_info("peername"))
-        conn = _Connection(writer, peer)
+        conn = _ShimConnection(writer, peer)
         self._connections.add(conn)
         decoder = FrameDecoder(self.limits)
         logger.info("TSP shim connected from %s", peer)
@@ -278,7 +278,7 @@ class Bridge:
             writer.close()
             logger.info("TSP shim %s disconnected", peer)
 
-    def _dispatch(self, conn: _Connection, request: Request) -> None:
+    def _dispatch(self, conn: _ShimConnection, request: Request) -> None:
         if isinstance(request, Hello):
             if self.link_token is not None and not hmac.compare_digest(
                 (request.token or "").encode(), self.link_token.encode()
@@ -304,7 +304,7 @@ class Bridge:
 
     async def _request(
         self,
-        conn: _Connection,
+        conn: _ShimConnection,
         session: ShimSession,
         request: MakeCall | Drop | BlindTransfer | GenerateDigits,
     ) -> None:
