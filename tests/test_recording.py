@@ -1,4 +1,4 @@
-"""tests/live/recording.py: the loopback proxy that writes captures in the corpus format."""
+"""tapievent.recording: the loopback proxy and the client hook that write corpus captures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import threading
 from pathlib import Path
 
-from live.recording import RecordingProxy
+from tapievent.recording import RecordingProxy
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 REPLY = b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"

@@ -102,6 +102,8 @@ class ClientOptions:
     events: str
     max_calls: int | None
     random: Callable[[], float]
+    on_receive: Callable[[bytes], None] | None = None
+    """Called with every chunk read from Asterisk, and ``b""`` when a connection ends."""
 
     @property
     def where(self) -> str:
@@ -264,6 +266,8 @@ class ClientBase:
         on. The bytes the connection now wants written are left for
         ``_connection.data_to_send()``.
         """
+        if self._options.on_receive is not None:
+            self._options.on_receive(data)
         connection = self._connection
         if connection.session is None:
             return []
@@ -275,6 +279,8 @@ class ClientBase:
 
     def _connection_lost(self, reason: str) -> None:
         """Tell the connection its TCP connection is gone; route what it says about it."""
+        if self._options.on_receive is not None:
+            self._options.on_receive(b"")
         self._connection.connection_lost(reason)
         self._route()
 

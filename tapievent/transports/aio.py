@@ -517,6 +517,7 @@ def connect(
     events: str = "on",
     max_calls: int | None = None,
     random: Callable[[], float] = _random.random,
+    on_receive: Callable[[bytes], None] | None = None,
 ) -> _Connector:
     """Connect to Asterisk's AMI and log in; ``await`` it or use ``async with``.
 
@@ -529,7 +530,10 @@ def connect(
     seconds between Pings (``None`` disables them); a Ping unanswered after
     ``keepalive_timeout`` seconds drops the connection. ``events`` is the
     Login's ``Events:`` mask; the tracker needs ``call``, ``user`` and, before
-    Asterisk 12.2, ``dialplan`` (VarSet).
+    Asterisk 12.2, ``dialplan`` (VarSet). ``on_receive`` is called with every
+    chunk of bytes read from Asterisk (after TLS, before the core parses
+    them) and with ``b""`` when a connection ends, perhaps more than once:
+    what :class:`tapievent.recording.CaptureWriter` records. It must not raise.
     """
     options = ClientOptions(
         host=host,
@@ -548,5 +552,6 @@ def connect(
         events=events,
         max_calls=max_calls,
         random=random,
+        on_receive=on_receive,
     )
     return _Connector(AsyncClient(options))

@@ -436,6 +436,7 @@ def connect(
     events: str = "on",
     max_calls: int | None = None,
     random: Callable[[], float] = _random.random,
+    on_receive: Callable[[bytes], None] | None = None,
 ) -> Client:
     """Connect and log in (blocking); returns a :class:`Client`, also a context manager.
 
@@ -461,6 +462,7 @@ def connect(
         events=events,
         max_calls=max_calls,
         random=random,
+        on_receive=on_receive,
     )
     client = Client(options)
     try:

@@ -1,0 +1,186 @@
+"""``tapievent calls FILE``: the calls a ``monitor --db FILE`` stored, as text, JSON or CSV.
+
+Text is a table for people (local times, columns as wide as their longest
+value); JSON Lines and CSV are for programs, with ISO-8601 times in UTC
+(``2026-12-02T08:15:03.250+00:00``). The bytes that are not UTF-8 follow the
+command line's one rule (docs/cli.md): ``\\xNN`` in text and CSV, the
+reversible ``\\udcNN`` escape in JSON, which is always ASCII.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._records import CallRecord
+from ..history import CallHistory, HistoryError
+from ._shared import add_line_argument, caller_id_text, printable
+
+__all__ = ["parse_since", "record_dict", "register"]
+
+_RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: Callable[[], float] = time.time) -> float:
+    """``--since``: ``30m``, ``2h``, ``7d`` ago, or an ISO-8601 date or time, as POSIX seconds.
+
+    A date or time without a zone is local time (what a person means); a
+    date alone is its midnight. Anything else is an ``ArgumentTypeError``.
+    """
+    value = text.strip()
+    relative = _RELATIVE.fullmatch(value)
+    if relative is not None:
+        return now() - float(relative.group(1)) * _UNIT_SECONDS[relative.group(2).lower()]
+    iso = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
+    try:
+        moment = datetime.datetime.fromisoformat(iso)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {printable(text)!r} (use 30m, 2h, 7d, 2026-12-01 or "
+            "2026-12-01T08:00+01:00)"
+        ) from None
+    return moment.timestamp()  # a naive time is taken as local time
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def record_dict(record: CallRecord) -> dict[str, Any]:
+    """One record as JSON-ready values: enums by value, times ISO-8601 in UTC."""
+    caller = record.caller_id
+    return {
+        "source": record.source,
+        "line": record.line,
+        "call_key": record.call_key,
+        "direction": record.direction.value,
+        "disposition": record.disposition.value,
+        "caller_id": None if caller is None else {"name": caller.name, "number": caller.number},
+        "start": _iso(record.start),
+        "answer": _iso(record.answer),
+        "end": _iso(record.end),
+        "ring_seconds": round(record.ring_seconds, 3),
+        "talk_seconds": round(record.talk_seconds, 3),
+        "answered_by": record.answered_by,
+        "lines": list(record.lines),
+        "synthesized": record.synthesized,
+    }
+
+
+CSV_FIELDS = (
+    "source", "line", "call_key", "direction", "disposition", "caller_name", "caller_number",
+    "start", "answer", "end", "ring_seconds", "talk_seconds", "answered_by", "lines", "synthesized",
+)  # fmt: skip
+"""The CSV header row, in column order."""
+
+
+def _csv_row(record: CallRecord) -> list[str]:
+    values = record_dict(record)
+    caller = record.caller_id
+    values["caller_name"] = caller.name if caller is not None else None
+    values["caller_number"] = caller.number if caller is not None else None
+    values["lines"] = " ".join(record.lines)
+    values["ring_seconds"] = f"{record.ring_seconds:.3f}"
+    values["talk_seconds"] = f"{record.talk_seconds:.3f}"
+    values["synthesized"] = "yes" if record.synthesized else "no"
+    return [printable("" if values[f] is None else str(values[f])) for f in CSV_FIELDS]
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _text_row(record: CallRecord, with_source: bool) -> list[str]:
+    start = datetime.datetime.fromtimestamp(record.start).strftime("%Y-%m-%d %H:%M:%S")
+    disposition = record.disposition.value
+    if record.answered_by and record.answered_by != record.line:
+        disposition += f" ({record.answered_by})"
+    row = [
+        start,
+        *([record.source] if with_source else []),
+        record.line,
+        record.direction.value,
+        disposition,
+        _duration(record.ring_seconds),
+        _duration(record.talk_seconds),
+        caller_id_text(record.caller_id),
+        record.call_key,
+    ]
+    if record.synthesized:
+        row[-1] += " [end synthesized by tapievent]"
+    return [printable(cell) for cell in row]
+
+
+def _print_text(records: Sequence[CallRecord]) -> None:
+    with_source = any(r.source for r in records)
+    header = ["start", *(["source"] if with_source else []), "line", "direction",
+              "disposition", "ring", "talk", "caller", "call"]  # fmt: skip
+    rows = [header, *(_text_row(r, with_source) for r in records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _print(records: Sequence[CallRecord], fmt: str) -> None:
+    if fmt == "json":
+        for record in records:
+            print(json.dumps(record_dict(record), ensure_ascii=True))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CSV_FIELDS)
+        writer.writerows(_csv_row(r) for r in records)
+    elif records:
+        _print_text(records)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "calls",
+        help="list the calls a 'monitor --db FILE' stored",
+        description=(
+            "List the call records of a call history file written by 'tapievent monitor --db', "
+            "oldest first (by the time the call ended)."
+        ),
+    )
+    parser.add_argument("file", metavar="FILE", help="the call history (SQLite)")
+    parser.add_argument(
+        "--since",
+        type=parse_since,
+        metavar="WHEN",
+        help="only calls that ended since WHEN: 30m, 2h, 7d ago, or an ISO-8601 date/time "
+        "(2026-12-01, 2026-12-01T08:00, 2026-12-01T08:00+01:00; no zone = local time)",
+    )
+    add_line_argument(parser, "only calls on this line (repeatable; default: every line)")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "csv"),
+        default="text",
+        help="text: a table (default); json: one JSON object per call; csv: with a header row",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        with CallHistory(args.file, create=False) as history:
+            records = history.calls(since=args.since, lines=args.lines)
+    except HistoryError as exc:
+        print(f"tapievent calls: error: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    _print(records, args.format)
+    return 0
