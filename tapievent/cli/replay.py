@@ -1,4 +1,10 @@
-"""``tapievent replay FILE``: any raw AMI capture through the decoder and the tracker."""
+"""``tapievent replay FILE``: any raw AMI capture through the decoder and the tracker.
+
+The events go to standard output (text or pure JSON Lines); one summary
+line goes to standard error. Input with no banner and no ``Event:`` or
+``Response:`` frame (``replay extensions.conf``) is not a capture: that is
+said, and the exit status is 1, so a script cannot take it for a quiet one.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,8 @@ from collections.abc import Iterable, Iterator
 
 from .._diagnostics import DiagnosticCode
 from .._errors import RemoteProtocolError
-from ..ami_codec import NEED_DATA, AMIDecoder, Message
-from ..model import Diagnostic, OutputEvent
+from ..ami_codec import NEED_DATA, AMIDecoder, Banner, Message
+from ..model import CallInfo, CallState, Diagnostic, NewCall, OutputEvent
 from ..tracker import CallTracker
 from ._shared import add_format_argument, add_line_argument, print_events, printable
 
@@ -22,7 +28,50 @@ class ReplayStats:
     def __init__(self) -> None:
         self.frames = 0
         self.events = 0
+        """Everything yielded: TAPI events and diagnostics."""
+        self.diagnostics = 0
+        self.banner = False
+        self.ami_frames = 0
+        """Frames with an ``Event:`` or a ``Response:`` header: what makes it AMI."""
+        self.call_keys: set[str] = set()
         self.tracker: CallTracker | None = None
+
+    def count_frame(self, frame: object) -> None:
+        if isinstance(frame, Banner):
+            self.banner = True
+        elif isinstance(frame, Message):
+            self.frames += 1
+            if frame.get("Event") is not None or frame.get("Response") is not None:
+                self.ami_frames += 1
+
+    def count_event(self, event: OutputEvent) -> None:
+        self.events += 1
+        if isinstance(event, Diagnostic):
+            self.diagnostics += 1
+        elif isinstance(event, (NewCall, CallState, CallInfo)):
+            self.call_keys.add(event.call_key)
+
+    @property
+    def is_ami(self) -> bool:
+        """Whether the input looked like AMI at all (a banner or one AMI frame)."""
+        return self.banner or self.ami_frames > 0
+
+    def summary(self) -> str:
+        """``412 frames, 10 TAPI events, 1 call, 0 diagnostics``."""
+        tapi = self.events - self.diagnostics
+        return ", ".join(
+            _counted(n, what)
+            for n, what in (
+                (self.frames, "frame"),
+                (tapi, "TAPI event"),
+                (len(self.call_keys), "call"),
+                (self.diagnostics, "diagnostic"),
+            )
+        )
+
+
+def _counted(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def replay(
@@ -45,17 +94,18 @@ def replay(
         try:
             frame = decoder.next_frame()
         except RemoteProtocolError as exc:
+            diagnostic = Diagnostic(DiagnosticCode.PROTOCOL_ERROR, str(exc))
             if stats is not None:
-                stats.events += 1
-            yield Diagnostic(DiagnosticCode.PROTOCOL_ERROR, str(exc))
+                stats.count_event(diagnostic)
+            yield diagnostic
             continue
         if frame is NEED_DATA:
             return
-        if stats is not None and isinstance(frame, Message):
-            stats.frames += 1
+        if stats is not None:
+            stats.count_frame(frame)
         for event in tracker.handle(frame):
             if stats is not None:
-                stats.events += 1
+                stats.count_event(event)
             yield event
 
 
@@ -91,5 +141,17 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print_events(replay(data, args.lines), args.format)
+    stats = ReplayStats()
+    print_events(replay(data, args.lines, stats), args.format)
+    sys.stdout.flush()
+    print(f"tapievent replay: {stats.summary()}", file=sys.stderr)
+    if not stats.is_ami:
+        name = "standard input" if args.file == "-" else printable(args.file)
+        print(
+            f"tapievent replay: error: {name} is not an AMI capture: no banner and no "
+            "Event: or Response: frame (replay reads the bytes Asterisk's AMI sends, "
+            "as tcpflow or 'tapievent monitor --record' save them)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
