@@ -1,4 +1,4 @@
-"""Call history: every :class:`~tapievent.CallRecord` kept in an SQLite file.
+"""Call history: every ``CallRecord`` (one per line a call was offered to) in an SQLite file.
 
 A runtime edge, not part of the sans-IO core (the core never opens files):
 ``tapievent monitor --db FILE`` writes here and ``tapievent calls FILE``
@@ -12,7 +12,7 @@ reads, and a program can do the same::
 Promises, and how they are kept:
 
 - **A crash loses at most the call in progress.** Each record is one
-  statement in autocommit mode, so it is committed before :meth:`add`
+  statement in autocommit mode, so it is committed before :meth:`CallHistory.add`
   returns; the journal is WAL with ``synchronous=FULL``, so a committed
   record survives the writer being killed (SIGKILL) and a power cut.
 - **Caller ids are personal data**: a file this module creates is made with
@@ -41,7 +41,16 @@ from typing import Any
 from ._callerid import CallerId
 from ._records import CallDirection, CallRecord, Disposition
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "CallHistory", "HistoryError"]
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "CallDirection",
+    "CallHistory",
+    "CallRecord",
+    "Disposition",
+    "HistoryError",
+]
+# CallRecord and its enums are re-exported: what CallHistory stores and returns.
 
 APPLICATION_ID = 0x54415049
 """``PRAGMA application_id`` of a tapievent call history: ``TAPI`` in ASCII."""

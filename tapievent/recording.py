@@ -221,7 +221,7 @@ class CaptureWriter:
 
     The first connection goes to ``path`` (``calls.ami``, with
     ``calls.timing.tsv`` beside it), the n-th after a reconnect to
-    ``calls-n.ami``; :attr:`captures` lists the files written. Both files
+    ``calls-n.ami``; ``captures`` lists the files written. Both files
     are created (mode 0600, emptied) when the writer is made, so a path
     that cannot be written is an ``OSError`` at once, not later; every
     chunk is written through as it arrives, so a killed process leaves a

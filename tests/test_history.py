@@ -301,3 +301,9 @@ def test_a_reader_and_a_writer_share_the_file(tmp_path: Path) -> None:
         assert reader.calls() == [record(1)]
         writer.add(record(2))
         assert reader.calls() == [record(1), record(2)]
+
+
+def test_the_history_page_examples_run(tmp_path: Path) -> None:
+    from docs_examples import run_python_blocks
+
+    assert run_python_blocks("history.md", tmp_path) == 4
