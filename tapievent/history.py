@@ -221,6 +221,9 @@ class CallHistory:
     # ------------------------------------------------------------------ opening
 
     def _damaged(self, exc: Exception) -> HistoryError:
+        if isinstance(exc, sqlite3.OperationalError):
+            # Locked past the timeout, read-only, out of disk: the file may be fine.
+            return HistoryError(f"cannot use {self.path}: {exc}")
         return HistoryError(
             f"{self.path} is not a tapievent call history (not an SQLite database, "
             f"or a damaged one): {exc}"

@@ -307,3 +307,18 @@ def test_the_history_page_examples_run(tmp_path: Path) -> None:
     from docs_examples import run_python_blocks
 
     assert run_python_blocks("history.md", tmp_path) == 4
+
+
+def test_a_history_locked_by_another_writer_is_not_called_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "calls.db"
+    with CallHistory(path) as history:
+        history._db.execute("PRAGMA busy_timeout=50")  # not 10 s: the test waits for it
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(HistoryError) as caught:
+            history.add(record())
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        history.add(record())  # and once it is free again, the record goes in
+        assert history.calls() == [record()]
+    assert str(caught.value) == f"cannot store the call in {path}: database is locked"
