@@ -200,3 +200,10 @@ def test_monitor_stores_every_call_record_in_the_db(
     assert first["caller_id"] == {"name": "Alice Caller", "number": "5550100"}
     assert first["direction"] == "inbound"
     assert first["start"] <= first["end"]
+
+
+def test_db_and_record_are_for_ami_not_for_mqtt(tmp_path: Path) -> None:
+    done = tapievent("monitor", "--mqtt", "mqtt://127.0.0.1/office", "--db", str(tmp_path / "x"))
+    assert done.returncode == 2
+    assert "--db and --record keep what AMI sends: not with --mqtt" in done.stderr
+    assert not (tmp_path / "x").exists()
