@@ -56,16 +56,22 @@ class CallRecord:
     """The summary of one call on one line, emitted when the call ends there.
 
     ``lines`` are every line the call was offered to, in the order they got
-    their NewCall (this record's ``line`` among them); ``answered_by`` is the
-    line that went CONNECTED first, if any. ``start`` is when this line's
-    NewCall arrived, ``answer`` when the call was first CONNECTED on any of
-    its lines (``None`` when nobody answered), ``end`` when this line went
-    IDLE or was ended. ``synthesized`` is True when tapievent had to make up
-    part of the ending (a missing IDLE, a reconnect, an eviction), so the
-    end time is when tapievent noticed, not when Asterisk hung up.
+    their NewCall (this record's ``line`` among them), as far as known when
+    the record is emitted; ``answered_by`` is the line that went CONNECTED
+    first, if any by then. ``start`` is when this line's NewCall arrived
+    (for a call the application made, when the dialplan's NEWCALL attached
+    it, or its first event), ``answer`` when the call was first CONNECTED on
+    any of its lines (``None`` when nobody answered), ``end`` when this line
+    went IDLE or was ended. The times are None when the runtime passed none
+    (a replay without timings). ``synthesized`` is True when tapievent had
+    to make up part of the call on this line (a missing IDLE, a reconnect,
+    an eviction, a failed Originate), so the end time is when tapievent
+    noticed, not when Asterisk hung up. ``cause`` is the AMI ``Hangup``
+    cause (Q.850) when a Hangup ended the call, else None.
 
     ``source`` names the PBX the call came from (a ``--name`` or the host),
-    so one process can follow several servers.
+    so one process can follow several servers; like the events' ``time``
+    and ``source`` fields, ``time`` (here the same as ``end``) says when.
     """
 
     line: str
@@ -75,21 +81,39 @@ class CallRecord:
     direction: CallDirection
     disposition: Disposition
     caller_id: CallerId | None
-    start: float
+    start: float | None
     answer: float | None
-    end: float
+    end: float | None
     synthesized: bool = False
     source: str = ""
+    cause: int | None = None
 
     @property
-    def ring_seconds(self) -> float:
-        """From the NewCall to the answer (to the end when nobody answered), never negative."""
+    def time(self) -> float | None:
+        """When the record was made: the end of the call on this line (the events' ``time``)."""
+        return self.end
+
+    @property
+    def ring_seconds(self) -> float | None:
+        """From the NewCall to the answer (to the end when nobody answered), never negative.
+
+        None when the times are unknown.
+        """
+        if self.start is None or self.end is None:
+            return None
         until = self.end if self.answer is None else min(self.answer, self.end)
         return max(0.0, until - self.start)
 
     @property
-    def talk_seconds(self) -> float:
-        """From the answer to the end (0 when nobody answered), never negative."""
-        if self.answer is None:
+    def talk_seconds(self) -> float | None:
+        """From the answer to the end on the line that answered; 0 on every other line.
+
+        A line that only rang while another answered did not talk, so its
+        record says 0 whatever happened on the call afterwards. None when
+        the times are unknown.
+        """
+        if self.start is None or self.end is None:
+            return None
+        if self.answer is None or self.answered_by != self.line:
             return 0.0
         return max(0.0, self.end - max(self.answer, self.start))

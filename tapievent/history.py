@@ -78,10 +78,11 @@ def _create_version_1(db: sqlite3.Connection) -> None:
             disposition   TEXT NOT NULL,   -- Disposition value
             caller_name   TEXT,
             caller_number TEXT,
-            start         REAL NOT NULL,   -- POSIX seconds, UTC
+            start         REAL,            -- POSIX seconds, UTC; NULL: not known
             answer        REAL,
-            "end"         REAL NOT NULL,
-            synthesized   INTEGER NOT NULL
+            "end"         REAL,
+            synthesized   INTEGER NOT NULL,
+            cause         INTEGER          -- the Hangup's Q.850 cause, if one ended it
         )
         """
     )
@@ -102,13 +103,13 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
     "source, line, call_key, lines, answered_by, direction, disposition, "
-    'caller_name, caller_number, start, answer, "end", synthesized'
+    'caller_name, caller_number, start, answer, "end", synthesized, cause'
 )
 _INSERT = (
     "INSERT INTO calls (source, line, call_key, lines, answered_by, direction, disposition, "
-    'caller_name, caller_number, start, answer, "end", synthesized) VALUES ('
+    'caller_name, caller_number, start, answer, "end", synthesized, cause) VALUES ('
     "CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), "
-    "CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?)"
+    "CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, ?)"
 )
 """Text goes in as bytes cast to TEXT: the exact bytes, whatever their encoding."""
 
@@ -149,12 +150,13 @@ def _row(record: CallRecord) -> tuple[Any, ...]:
         _time(record.answer, "answer"),
         _time(record.end, "end"),
         int(record.synthesized),
+        record.cause,
     )
 
 
 def _record(row: Sequence[Any]) -> CallRecord:
     source, line, key, lines, answered_by, direction, disposition = row[:7]
-    name, number, start, answer, end, synthesized = row[7:]
+    name, number, start, answer, end, synthesized, cause = row[7:]
     return CallRecord(
         line=line,
         call_key=key,
@@ -168,6 +170,7 @@ def _record(row: Sequence[Any]) -> CallRecord:
         end=end,
         synthesized=bool(synthesized),
         source=source,
+        cause=cause,
     )
 
 
@@ -302,7 +305,9 @@ class CallHistory:
         """The records whose call ended in ``[since, until)`` on one of ``lines``, oldest first.
 
         ``None`` leaves that side open (every line, all time). Times are
-        POSIX seconds; the order is by end time, then by the order stored.
+        POSIX seconds; the order is by end time, then by the order stored. A
+        record without an end time (a replay without timings) sorts first
+        and is left out by ``since`` and ``until``.
         """
         where: list[str] = []
         params: list[Any] = []

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from test_cli import connection, one_clean_error_line, running, tapievent
-from test_history import record
+from test_history import end_of, record, start_of
 
 from tapievent.cli.calls import parse_since
 from tapievent.history import CallHistory
@@ -50,7 +51,7 @@ def test_text_is_a_table_with_columns_as_wide_as_their_values(history: Path) -> 
     # every column starts where its header does
     column = header.index("direction")
     assert {row[column : column + 8] for row in rows} == {"inbound "}
-    local = datetime.datetime.fromtimestamp(record(1).start).strftime("%Y-%m-%d %H:%M:%S")
+    local = datetime.datetime.fromtimestamp(start_of(1)).strftime("%Y-%m-%d %H:%M:%S")
     assert rows[1].startswith(f"{local}  pbx1    PJSIP/ann-with-a-long-name  inbound")
     assert '"M\\xfcller" <5550100>' in rows[1]  # the byte that is not UTF-8, as \xNN
     assert "0:04  0:26" in rows[0]  # ring 4.5 s, talk 25.75 s
@@ -64,10 +65,10 @@ def test_json_lines_are_ascii_with_iso_times_and_reversible_bytes(history: Path)
     assert [c["line"] for c in calls] == ["Local/bob", "PJSIP/ann-with-a-long-name", "Local/cy"]
     first = calls[0]
     assert first["start"] == datetime.datetime.fromtimestamp(
-        record(0).start, tz=datetime.timezone.utc
+        start_of(0), tz=datetime.timezone.utc
     ).isoformat(timespec="milliseconds")
     assert first["start"].endswith("+00:00")
-    assert datetime.datetime.fromisoformat(first["end"]).timestamp() == record(0).end
+    assert datetime.datetime.fromisoformat(first["end"]).timestamp() == end_of(0)
     assert (first["direction"], first["disposition"]) == ("inbound", "answered")
     assert (first["ring_seconds"], first["talk_seconds"]) == (4.5, 25.75)
     name = calls[1]["caller_id"]["name"]
@@ -93,7 +94,7 @@ def test_line_is_repeatable(history: Path) -> None:
 
 
 def test_since_takes_iso_times_with_or_without_zone_and_dates(history: Path) -> None:
-    cut = datetime.datetime.fromtimestamp(record(1).end, tz=datetime.timezone.utc)
+    cut = datetime.datetime.fromtimestamp(end_of(1), tz=datetime.timezone.utc)
     for since in (
         cut.isoformat(),
         cut.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -105,7 +106,7 @@ def test_since_takes_iso_times_with_or_without_zone_and_dates(history: Path) -> 
             "PJSIP/ann-with-a-long-name",
             "Local/cy",
         ]
-    day = datetime.datetime.fromtimestamp(record(0).start).date().isoformat()
+    day = datetime.datetime.fromtimestamp(start_of(0)).date().isoformat()
     assert len(tapievent("calls", str(history), "--since", day).stdout.splitlines()) == 4
 
 
@@ -207,3 +208,19 @@ def test_db_and_record_are_for_ami_not_for_mqtt(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--db and --record keep what AMI sends: not with --mqtt" in done.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_record_without_times_shows_them_as_unknown(tmp_path: Path) -> None:
+    # What a replay without timings gives: no start, answer or end.
+    path = tmp_path / "calls.db"
+    untimed = attrs.evolve(record(5), start=None, answer=None, end=None, cause=16)
+    with CallHistory(path) as db:
+        db.add(untimed)
+    text = tapievent("calls", str(path)).stdout.splitlines()[1]
+    assert text.startswith("-  ") and "  -     -     " in text
+    row = json.loads(tapievent("calls", str(path), "--format", "json").stdout)
+    unknown = [row[k] for k in ("start", "answer", "end", "ring_seconds", "talk_seconds")]
+    assert (unknown, row["cause"]) == ([None] * 5, 16)
+    (line,) = csv.DictReader(io.StringIO(tapievent("calls", str(path), "--format", "csv").stdout))
+    assert (line["start"], line["ring_seconds"], line["cause"]) == ("", "", "16")
+    assert tapievent("calls", str(path), "--since", "7d").stdout == ""  # no end: not "since"

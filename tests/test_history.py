@@ -22,6 +22,15 @@ from tapievent.history import APPLICATION_ID, SCHEMA_VERSION, CallHistory, Histo
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def start_of(n: int) -> float:
+    """When call ``n`` of :func:`record` starts (one a minute)."""
+    return 1_790_000_000.0 + 60 * n
+
+
+def end_of(n: int) -> float:
+    return start_of(n) + 30.25
+
+
 def record(
     n: int = 0,
     *,
@@ -29,7 +38,7 @@ def record(
     end: float | None = None,
     name: str | None = "Alice Caller",
 ) -> CallRecord:
-    start = 1_790_000_000.0 + 60 * n
+    start = start_of(n)
     return CallRecord(
         line=line,
         call_key=f"1790000000.{n}",
@@ -40,7 +49,7 @@ def record(
         caller_id=CallerId(name, "5550100"),
         start=start,
         answer=start + 4.5,
-        end=start + 30.25 if end is None else end,
+        end=end_of(n) if end is None else end,
         source="pbx1",
     )
 
@@ -69,11 +78,12 @@ records = st.builds(
     direction=st.sampled_from(CallDirection),
     disposition=st.sampled_from(Disposition),
     caller_id=caller_ids,
-    start=times,
+    start=st.one_of(st.none(), times),
     answer=st.one_of(st.none(), times),
-    end=times,
+    end=st.one_of(st.none(), times),
     synthesized=st.booleans(),
     source=names,
+    cause=st.one_of(st.none(), st.integers(0, 127)),
 )
 
 
@@ -87,7 +97,8 @@ def test_every_record_reads_back_exactly(tmp_path_factory: pytest.TempPathFactor
             history.add(one)
     with CallHistory(path, create=False) as history:
         got = history.calls()
-    assert got == sorted(stored, key=lambda r: r.end)  # stable: same end, stored order
+    # By end time (unknown first), stable: the same end keeps the stored order.
+    assert got == sorted(stored, key=lambda r: -1.0 if r.end is None else r.end)
 
 
 def test_bytes_that_are_not_utf8_are_stored_as_the_bytes_in_text_columns(tmp_path: Path) -> None:
@@ -121,7 +132,8 @@ def test_calls_by_end_time_and_line(tmp_path: Path) -> None:
     with CallHistory(tmp_path / "calls.db") as history:
         for n, line in enumerate(["Local/bob", "Local/ann", "Local/bob", "Local/cy"]):
             history.add(record(n, line=line))
-        ends = [r.end for r in history.calls()]
+        ends = [end_of(n) for n in range(4)]
+        assert [r.end for r in history.calls()] == ends
         assert ends == sorted(ends) and len(ends) == 4
         assert [r.call_key for r in history.calls(since=ends[1])] == [
             "1790000000.1",

@@ -70,17 +70,23 @@ def record_dict(record: CallRecord) -> dict[str, Any]:
         "start": _iso(record.start),
         "answer": _iso(record.answer),
         "end": _iso(record.end),
-        "ring_seconds": round(record.ring_seconds, 3),
-        "talk_seconds": round(record.talk_seconds, 3),
+        "ring_seconds": _rounded(record.ring_seconds),
+        "talk_seconds": _rounded(record.talk_seconds),
         "answered_by": record.answered_by,
         "lines": list(record.lines),
         "synthesized": record.synthesized,
+        "cause": record.cause,
     }
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 CSV_FIELDS = (
     "source", "line", "call_key", "direction", "disposition", "caller_name", "caller_number",
     "start", "answer", "end", "ring_seconds", "talk_seconds", "answered_by", "lines", "synthesized",
+    "cause",
 )  # fmt: skip
 """The CSV header row, in column order."""
 
@@ -91,20 +97,25 @@ def _csv_row(record: CallRecord) -> list[str]:
     values["caller_name"] = caller.name if caller is not None else None
     values["caller_number"] = caller.number if caller is not None else None
     values["lines"] = " ".join(record.lines)
-    values["ring_seconds"] = f"{record.ring_seconds:.3f}"
-    values["talk_seconds"] = f"{record.talk_seconds:.3f}"
+    for field in ("ring_seconds", "talk_seconds"):
+        seconds = getattr(record, field)
+        values[field] = None if seconds is None else f"{seconds:.3f}"
     values["synthesized"] = "yes" if record.synthesized else "no"
     return [printable("" if values[f] is None else str(values[f])) for f in CSV_FIELDS]
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _text_row(record: CallRecord, with_source: bool) -> list[str]:
-    start = datetime.datetime.fromtimestamp(record.start).strftime("%Y-%m-%d %H:%M:%S")
+    start = "-"
+    if record.start is not None:
+        start = datetime.datetime.fromtimestamp(record.start).strftime("%Y-%m-%d %H:%M:%S")
     disposition = record.disposition.value
     if record.answered_by and record.answered_by != record.line:
         disposition += f" ({record.answered_by})"
