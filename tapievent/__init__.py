@@ -103,6 +103,9 @@ from .model import (
     LineDevState,
     CallerId,
     Diagnostic,
+    CallRecord,
+    CallDirection,
+    Disposition,
 )
 from ._diagnostics import DiagnosticCode
 
@@ -209,6 +212,9 @@ __all__ = [
     "OriginateState",
     # what comes out
     "OutputEvent",
+    "CallRecord",
+    "CallDirection",
+    "Disposition",
     "NewCall",
     "CallInfo",
     "CallState",

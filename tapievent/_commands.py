@@ -52,7 +52,7 @@ _MAX_UNKNOWN_WORDS: Final = 256
 class Commands:
     """Applies extracted TAPI events to one tracker's calls and originates."""
 
-    __slots__ = ("calls", "lines", "max_lines", "originates", "unknown_words")
+    __slots__ = ("attached", "calls", "lines", "max_lines", "originates", "unknown_words")
 
     def __init__(
         self,
@@ -66,6 +66,9 @@ class Commands:
         self.lines = lines
         self.max_lines = max_lines
         self.unknown_words: set[str] = set()
+        # (call key, line) of the make_call call a NEWCALL just attached, for
+        # the tracker's call record (no NewCall goes out for it).
+        self.attached: tuple[str, str] | None = None
 
     def apply(self, event: ExtractedEvent) -> list[OutputEvent]:
         """The output events of one TAPI event, the extractor's diagnostics first."""
@@ -114,6 +117,7 @@ class Commands:
         call.states += (None,)
         if pending is not None:
             self.originates.attach_call(pending, call, Input.NEWCALL)
+            self.attached = (key, line)
         else:
             out.append(NewCall(line, key, LineCallOrigin.UNKNOWN, call.caller_id))
 

@@ -5,17 +5,35 @@ One frozen value per TAPI message a line service provider sends
 line name and call key, with the tapi.h numbers of ``_tapi``; plus
 :class:`Diagnostic`, the findings that are never exceptions. An adapter
 (the TSP bridge, a CTI program) turns these into its own calls.
+
+Every event also carries ``time`` (POSIX seconds, UTC: when the bytes that
+caused it arrived, or the server's ``Timestamp:``; None when the runtime
+passed no time) and ``source`` (the name of the PBX, ``""`` when unnamed).
+Both are keyword-only and left out of equality: two events that say the
+same thing about the same call are equal wherever and whenever they were
+seen, so a test compares events by meaning (``CallState("bob", "1.1",
+IDLE)`` equals the one the tracker stamped). :func:`stamped` gives them.
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import attrs
 
 from ._callerid import CallerId
+from ._records import CallRecord
 from ._tapi import LineCallInfoState, LineCallOrigin, LineCallState, LineDevStateFlag
 from .ami_codec import Message
 
-__all__ = ["CallInfo", "CallState", "Diagnostic", "LineDevState", "NewCall", "OutputEvent"]
+__all__ = [
+    "CallInfo",
+    "CallState",
+    "Diagnostic",
+    "LineDevState",
+    "NewCall",
+    "OutputEvent",
+]
 
 
 @attrs.frozen(slots=True)
@@ -26,6 +44,8 @@ class NewCall:
     call_key: str
     origin: LineCallOrigin = LineCallOrigin.UNKNOWN
     caller_id: CallerId | None = None
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -41,6 +61,8 @@ class CallState:
     state: LineCallState
     mode: int = 0
     synthesized: bool = False
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -51,6 +73,8 @@ class CallInfo:
     call_key: str
     info_state: LineCallInfoState
     caller_id: CallerId | None = None
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -59,6 +83,8 @@ class LineDevState:
 
     line: str | None
     state: LineDevStateFlag
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -76,7 +102,21 @@ class Diagnostic:
     message: str
     call_key: str | None = None
     frame: Message | None = attrs.field(default=None, eq=False)
+    time: float | None = attrs.field(default=None, eq=False, kw_only=True)
+    source: str = attrs.field(default="", eq=False, kw_only=True)
 
 
-OutputEvent = NewCall | CallState | CallInfo | LineDevState | Diagnostic
-"""Every value the tracker reports: the TAPI events and the diagnostics."""
+LineEvent = NewCall | CallState | CallInfo | LineDevState | Diagnostic
+"""The TAPI events and the diagnostics: every output event but the call record."""
+
+OutputEvent = NewCall | CallState | CallInfo | LineDevState | Diagnostic | CallRecord
+"""Every value the tracker reports: the TAPI events, the diagnostics and the call records."""
+
+_E = TypeVar("_E", NewCall, CallState, CallInfo, LineDevState, Diagnostic)
+
+
+def stamped(event: _E, time: float | None, source: str) -> _E:
+    """``event`` with its ``time`` and ``source`` set (itself when they already are)."""
+    if event.time == time and event.source == source:
+        return event
+    return attrs.evolve(event, time=time, source=source)

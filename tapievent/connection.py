@@ -10,7 +10,7 @@ life, so calls survive an outage and can be settled after it::
     conn.login()
     sock.sendall(conn.data_to_send())
     while (data := sock.recv(65536)):
-        conn.receive_data(data)
+        conn.receive_data(data, time=time.time())
         while (event := conn.next_event()) is not NEED_DATA:
             ...  # NewCall, CallState, Diagnostic, ActionResult, LoginSucceeded ...
         sock.sendall(conn.data_to_send())
@@ -18,7 +18,8 @@ life, so calls survive an outage and can be settled after it::
 What :meth:`Connection.next_event` returns, in wire order:
 
 * the tracker's output events (:mod:`tapievent.model`: ``NewCall``,
-  ``CallState``, ``CallInfo``, ``LineDevState``, ``Diagnostic``);
+  ``CallState``, ``CallInfo``, ``LineDevState``, ``Diagnostic``), each
+  line's ``CallRecord`` right after the event that ended the call there;
 * the session's outcomes: ``LoginSucceeded``, ``AuthenticationFailed``,
   ``ActionResult`` (the answer to every action sent), ``Goodbye``,
   ``ConnectionClosed``, ``PermissionDenied``, ``UnmatchedResponse``;
@@ -42,6 +43,15 @@ Rules the runtimes rely on:
   meanwhile; a refused or failed list keeps every call and says so
   (``resync-failed``). Either way the lines are then back ``INSERVICE``.
 
+Time and source: every output event and record carries ``time`` and
+``source``. The runtime says when the bytes arrived (``receive_data(data,
+time=...)``, ``connection_lost(reason, time=...)``); an event gets the time
+of the ``receive_data`` call in effect when its frame is decoded, so a
+runtime drains :meth:`Connection.next_event` after every read (as the
+transports do), and the frame's own ``Timestamp:`` header wins when
+Asterisk sends one (``timestampevents=yes``). ``source`` is the name given
+to the connection.
+
 No sockets, threads or clocks: timeouts, keepalive and reconnecting are the
 runtime's, the latter decided by :class:`~tapievent.supervisor.Supervisor`.
 """
@@ -50,10 +60,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Literal, TypeVar
 
 from ._diagnostics import DiagnosticCode
 from ._errors import AuthenticationError, LocalProtocolError, RemoteProtocolError
+from ._events import stamped
 from .ami_codec import NEED_DATA, Action, Banner, Message, _Sentinel
 from .model import Diagnostic, LineDevState, LineDevStateFlag, OutputEvent
 from .session import (
@@ -74,6 +85,8 @@ ConnectionEvent = OutputEvent | SessionEvent
 
 _CAN_SEND = frozenset({SessionState.AUTHENTICATED})
 
+_Own = TypeVar("_Own", Diagnostic, LineDevState)
+
 
 class Connection:
     """One AMI client, sans-IO: a session per TCP connection, one tracker for life.
@@ -84,7 +97,8 @@ class Connection:
     must be unique per client: Asterisk broadcasts ``OriginateResponse`` to
     every session (the transports use a random one; the core draws no random
     numbers). ``peer`` names the server in diagnostics. ``raw_events`` also
-    returns every received ``Banner`` and ``Message``.
+    returns every received ``Banner`` and ``Message``. ``source`` names the
+    PBX: every event and call record this connection emits carries it.
     """
 
     def __init__(
@@ -99,6 +113,7 @@ class Connection:
         id_prefix: str = "tapievent",
         peer: str = "Asterisk",
         raw_events: bool = False,
+        source: str = "",
     ) -> None:
         # A throwaway session checks the credentials now, not at the first login.
         AMISession(username, secret, auth=auth, events=events, action_id_prefix=id_prefix)
@@ -110,10 +125,14 @@ class Connection:
         self.peer = peer
         self.raw_events = raw_events
         self.lines: tuple[str, ...] | None = None if lines is None else tuple(lines)
+        self.source = source
         if max_calls is None:
-            self.tracker = CallTracker(self.lines, id_prefix=id_prefix)
+            self.tracker = CallTracker(self.lines, id_prefix=id_prefix, source=source)
         else:
-            self.tracker = CallTracker(self.lines, max_calls=max_calls, id_prefix=id_prefix)
+            self.tracker = CallTracker(
+                self.lines, max_calls=max_calls, id_prefix=id_prefix, source=source
+            )
+        self._time: float | None = None
         self._session: AMISession | None = None
         self._logins = 0
         self._in_service = False
@@ -166,9 +185,15 @@ class Connection:
         self._resync_id = None
         self._session.login(action_id=action_id, challenge_action_id=challenge_action_id)
 
-    def receive_data(self, data: bytes) -> None:
-        """Bytes read from the socket, any chunking."""
+    def receive_data(self, data: bytes, time: float | None = None) -> None:
+        """Bytes read from the socket, any chunking; ``time`` is when they arrived.
+
+        ``time`` (POSIX seconds, e.g. ``time.time()`` right after the read)
+        stamps the events of the frames these bytes complete; None leaves
+        them without a time unless the server stamps them (``Timestamp:``).
+        """
         self._require_session("receive_data").receive_data(data)
+        self._time = time
 
     def receive_eof(self) -> None:
         """The peer closed; ``ConnectionClosed`` follows the last frame."""
@@ -189,7 +214,7 @@ class Connection:
             except RemoteProtocolError as exc:
                 # The decoder resynchronises at the next blank line; one bad
                 # frame must not cost the connection, but the operator sees it.
-                self._events.append(Diagnostic(DiagnosticCode.PROTOCOL_ERROR, str(exc)))
+                self._events.append(self._own(Diagnostic(DiagnosticCode.PROTOCOL_ERROR, str(exc))))
                 continue
             if item is NEED_DATA:
                 return NEED_DATA
@@ -202,10 +227,10 @@ class Connection:
         if isinstance(item, (Banner, Message)):
             if self.raw_events:
                 out.append(item)
-            out.extend(self.tracker.handle(item))
+            out.extend(self.tracker.handle(item, time=self._time))
             return
         if isinstance(item, ActionResult):
-            out.extend(self.tracker.handle_action_result(item))
+            out.extend(self.tracker.handle_action_result(item, time=self._time))
             if item.action_id == self._resync_id:
                 self._resync_id = None
                 self._settle(item)
@@ -214,7 +239,8 @@ class Connection:
             if self._logins == 1:
                 self._in_service = True
         elif isinstance(item, AuthenticationFailed) and self._logins:
-            out.append(Diagnostic(DiagnosticCode.AUTHENTICATION_FAILED, str(self.refusal(item))))
+            text = str(self.refusal(item))
+            out.append(self._own(Diagnostic(DiagnosticCode.AUTHENTICATION_FAILED, text)))
         out.append(item)
 
     # ------------------------------------------------------------------ actions
@@ -317,23 +343,26 @@ class Connection:
             assert self._session is not None
             self._session.logoff()
 
-    def connection_lost(self, reason: str) -> None:
+    def connection_lost(self, reason: str, *, time: float | None = None) -> None:
         """The runtime says this TCP connection is gone (closed, reset, stalled).
 
         The session is dropped (its unanswered actions never complete). When
         the lines were in service, a ``connection-lost`` diagnostic naming
-        ``reason`` and ``LineDevState(OUTOFSERVICE)`` per line follow; a
-        connection lost before service returned says nothing more.
+        ``reason`` and ``LineDevState(OUTOFSERVICE)`` per line follow, at
+        ``time`` (when the runtime noticed); a connection lost before
+        service returned says nothing more.
         """
         self._session = None
         self._resync_id = None
         if not self._in_service:
             return
         self._in_service = False
+        self._time = time
         text = f"connection to {self.peer} lost: {reason}"
-        self._events.append(Diagnostic(DiagnosticCode.CONNECTION_LOST, text))
+        self._events.append(self._own(Diagnostic(DiagnosticCode.CONNECTION_LOST, text)))
         self._events.extend(
-            LineDevState(line, LineDevStateFlag.OUTOFSERVICE) for line in self._line_targets()
+            self._own(LineDevState(line, LineDevStateFlag.OUTOFSERVICE))
+            for line in self._line_targets()
         )
 
     def refusal(self, event: AuthenticationFailed) -> AuthenticationError:
@@ -351,20 +380,23 @@ class Connection:
                 if (ev.event or "").lower() == "coreshowchannel"
                 and (uid := ev.get("Uniqueid")) is not None
             }
-            self._events.extend(self.tracker.reconcile(live))
+            self._events.extend(self.tracker.reconcile(live, time=self._time))
         else:
             reason = result.response.get("Message") or result.response.response or "error"
-            self._events.append(
-                Diagnostic(
-                    DiagnosticCode.RESYNC_FAILED,
-                    f"CoreShowChannels after the reconnect failed ({reason}): "
-                    f"{self.tracker.call_count} tracked call(s) kept unchecked",
-                )
+            text = (
+                f"CoreShowChannels after the reconnect failed ({reason}): "
+                f"{self.tracker.call_count} tracked call(s) kept unchecked"
             )
+            self._events.append(self._own(Diagnostic(DiagnosticCode.RESYNC_FAILED, text)))
         self._in_service = True
         self._events.extend(
-            LineDevState(line, LineDevStateFlag.INSERVICE) for line in self._line_targets()
+            self._own(LineDevState(line, LineDevStateFlag.INSERVICE))
+            for line in self._line_targets()
         )
+
+    def _own(self, event: _Own) -> _Own:
+        # The connection's own events: the time in effect and its source.
+        return stamped(event, self._time, self.source)
 
     def _line_targets(self) -> tuple[str | None, ...]:
         # One LINEDEVSTATE per served line, as a TSP reports per device;

@@ -9,7 +9,9 @@ own private module behind it:
 * ``_values`` -- what one TAPIEVENT text means (:class:`TapiEvent`,
   :class:`TargetSpec`, the commands) and :class:`ExtractedEvent`;
 * ``_events`` -- what the tracker emits (:class:`NewCall`,
-  :class:`CallState`, ..., :class:`Diagnostic`).
+  :class:`CallState`, ..., :class:`Diagnostic`);
+* ``_records`` -- the :class:`CallRecord` each call leaves behind, with
+  :class:`CallDirection` and :class:`Disposition`.
 
 Every value is frozen; the numbers are exactly those of tapi.h so a Windows
 adapter can pass them to TAPI unchanged.
@@ -25,6 +27,9 @@ from ._events import LineDevState as LineDevState
 from ._events import NewCall as NewCall
 from ._events import OutputEvent as OutputEvent
 from ._lexical import TapiEventValueError as TapiEventValueError
+from ._records import CallDirection as CallDirection
+from ._records import CallRecord as CallRecord
+from ._records import Disposition as Disposition
 from ._tapi import CALL_STATE_MODE_FAMILIES as CALL_STATE_MODE_FAMILIES
 from ._tapi import CONSTANT_PREFIXES as CONSTANT_PREFIXES
 from ._tapi import MAX_DWORD as MAX_DWORD
@@ -98,6 +103,9 @@ __all__ = [
     "NewCall",
     "NewCallCommand",
     "OutputEvent",
+    "CallRecord",
+    "CallDirection",
+    "Disposition",
     "SetCallerIdCommand",
     "StringFormat",
     "TSPI_MESSAGE_BASE",

@@ -1,12 +1,21 @@
 """The AMI session: login, ActionIDs, and matching responses to actions, sans-IO.
 
+:class:`AMISession` drives one connection's frames through the session's
+state machine. It is the public face of four private modules, one job each:
+
+* ``_session_table``: the states, the inputs and the one transition table;
+* ``_session_book``: the actions awaiting an answer, by ActionID, and the
+  event lists being collected (the matching rules below);
+* ``_session_login``: the secret, the Login action and the MD5 key;
+* ``_session_events``: the values :meth:`AMISession.next_event` returns.
+
 Theory of operation
 ===================
 
-Rule 1: everything that decides what the session may do next lives in this
-module's single transition table, ``_TRANSITIONS``. No other code changes
+Rule 1: everything that decides what the session may do next lives in one
+transition table, ``TRANSITIONS`` in ``_session_table``. No other code changes
 ``AMISession._state``; every public method and every received frame is first
-turned into an ``_Input`` and looked up there. A missing entry is a protocol
+turned into an ``Input`` and looked up there. A missing entry is a protocol
 violation: ``LocalProtocolError`` when the caller asked for it (sending an
 action before login), ``RemoteProtocolError`` when Asterisk did (a second
 banner, a frame after ``Goodbye``). Either way nothing changed, so the
@@ -68,14 +77,11 @@ They are never stored in an ``Action``, a repr, an exception or an event.
 
 from __future__ import annotations
 
-import enum
-import hashlib
 from collections import deque
 from typing import Final, Literal
 
-import attrs
-
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._session_book import NOT_LOGGED_IN, ActionBook, Kind, Pending
 from ._session_events import (
     ActionResult,
     AuthenticationFailed,
@@ -89,6 +95,8 @@ from ._session_events import (
     ends_list,
     fold,
 )
+from ._session_login import Secret, check_login_values, encode_login, failure_reason, md5_key
+from ._session_table import EXPECTED_EOF, Input, SessionState, lookup
 from .ami_codec import NEED_DATA, Action, AMIDecoder, Banner, Message, _Sentinel, encode_action
 
 __all__ = [
@@ -104,171 +112,15 @@ __all__ = [
     "UnmatchedResponse",
 ]
 
-
-class SessionState(enum.Enum):
-    """Where an AMI session stands; see the module's theory of operation."""
-
-    AWAIT_BANNER = "AWAIT_BANNER"
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    CHALLENGE_SENT = "CHALLENGE_SENT"
-    LOGIN_SENT = "LOGIN_SENT"
-    AUTHENTICATED = "AUTHENTICATED"
-    LOGGING_OFF = "LOGGING_OFF"
-    CLOSED = "CLOSED"
-    FAILED = "FAILED"
-
-
-class _Input(enum.Enum):
-    """Everything that can move the state machine, named for error messages."""
-
-    # Asked for by the caller.
-    SEND_CHALLENGE = "login() (Action: Challenge)"
-    SEND_LOGIN = "login() (Action: Login)"
-    SEND_ACTION = "send_action()"
-    SEND_LOGOFF = "logoff()"
-    # Received from Asterisk.
-    BANNER = "the banner"
-    EVENT = "an event"  # or a block with neither Event nor Response
-    RESPONSE = "a response"
-    CHALLENGE_OK = "the Challenge response"
-    CHALLENGE_REJECTED = "a Challenge error"
-    LOGIN_OK = "the Login success"
-    LOGIN_REJECTED = "a Login error"
-    LOGOFF_ANSWERED = "the Logoff response"
-    EOF = "end of stream"
-
-
 _S = SessionState
-_I = _Input
+_I = Input
 
-# The whole state machine. A pair that is not here is refused.
-_TRANSITIONS: Final[dict[tuple[SessionState, _Input], SessionState]] = {
-    (_S.AWAIT_BANNER, _I.BANNER): _S.UNAUTHENTICATED,
-    (_S.AWAIT_BANNER, _I.SEND_CHALLENGE): _S.CHALLENGE_SENT,
-    (_S.AWAIT_BANNER, _I.SEND_LOGIN): _S.LOGIN_SENT,
-    (_S.AWAIT_BANNER, _I.EOF): _S.CLOSED,
-    (_S.UNAUTHENTICATED, _I.SEND_CHALLENGE): _S.CHALLENGE_SENT,
-    (_S.UNAUTHENTICATED, _I.SEND_LOGIN): _S.LOGIN_SENT,
-    (_S.UNAUTHENTICATED, _I.SEND_LOGOFF): _S.LOGGING_OFF,
-    (_S.UNAUTHENTICATED, _I.EVENT): _S.UNAUTHENTICATED,
-    (_S.UNAUTHENTICATED, _I.RESPONSE): _S.UNAUTHENTICATED,
-    (_S.UNAUTHENTICATED, _I.EOF): _S.CLOSED,
-    # login() may come before the banner, so the banner may come after it.
-    (_S.CHALLENGE_SENT, _I.BANNER): _S.CHALLENGE_SENT,
-    (_S.CHALLENGE_SENT, _I.EVENT): _S.CHALLENGE_SENT,
-    (_S.CHALLENGE_SENT, _I.RESPONSE): _S.CHALLENGE_SENT,
-    (_S.CHALLENGE_SENT, _I.CHALLENGE_OK): _S.LOGIN_SENT,
-    (_S.CHALLENGE_SENT, _I.CHALLENGE_REJECTED): _S.FAILED,
-    (_S.CHALLENGE_SENT, _I.EOF): _S.CLOSED,
-    (_S.LOGIN_SENT, _I.BANNER): _S.LOGIN_SENT,
-    (_S.LOGIN_SENT, _I.EVENT): _S.LOGIN_SENT,
-    (_S.LOGIN_SENT, _I.RESPONSE): _S.LOGIN_SENT,
-    (_S.LOGIN_SENT, _I.LOGIN_OK): _S.AUTHENTICATED,
-    (_S.LOGIN_SENT, _I.LOGIN_REJECTED): _S.FAILED,
-    (_S.LOGIN_SENT, _I.EOF): _S.CLOSED,
-    (_S.AUTHENTICATED, _I.SEND_ACTION): _S.AUTHENTICATED,
-    (_S.AUTHENTICATED, _I.SEND_LOGOFF): _S.LOGGING_OFF,
-    (_S.AUTHENTICATED, _I.EVENT): _S.AUTHENTICATED,
-    (_S.AUTHENTICATED, _I.RESPONSE): _S.AUTHENTICATED,
-    (_S.AUTHENTICATED, _I.EOF): _S.CLOSED,
-    (_S.LOGGING_OFF, _I.EVENT): _S.LOGGING_OFF,
-    (_S.LOGGING_OFF, _I.RESPONSE): _S.LOGGING_OFF,
-    (_S.LOGGING_OFF, _I.LOGOFF_ANSWERED): _S.CLOSED,
-    (_S.LOGGING_OFF, _I.EOF): _S.CLOSED,
-    # Asterisk closes right after refusing a login; harmless stragglers pass.
-    (_S.FAILED, _I.EVENT): _S.FAILED,
-    (_S.FAILED, _I.RESPONSE): _S.FAILED,
-    (_S.FAILED, _I.EOF): _S.FAILED,
-    # After Goodbye only the close itself may arrive.
-    (_S.CLOSED, _I.EOF): _S.CLOSED,
-}
-
-# States in which the server closing the connection is the normal outcome.
-_EXPECTED_EOF: Final = frozenset({_S.LOGGING_OFF, _S.CLOSED, _S.FAILED})
-
-_REMOTE_INPUTS: Final = frozenset(
-    {
-        _I.BANNER,
-        _I.EVENT,
-        _I.RESPONSE,
-        _I.CHALLENGE_OK,
-        _I.CHALLENGE_REJECTED,
-        _I.LOGIN_OK,
-        _I.LOGIN_REJECTED,
-        _I.LOGOFF_ANSWERED,
-        _I.EOF,
-    }
-)
+_Secret = Secret
+"""The secret's holder, by the name :class:`~tapievent.connection.Connection` imports."""
 
 # Actions that drive this state machine: they go through login()/logoff(),
 # never send_action(), so the secret never sits in a caller-visible Action.
 _SESSION_ACTIONS: Final = frozenset({"login", "challenge", "logoff"})
-
-# What Asterisk answers to an action sent before login: 1.6+ and 1.2/1.4.
-_NOT_LOGGED_IN: Final = frozenset({"permission denied", "authentication required"})
-
-_FORBIDDEN_CHARS: Final = ("\r", "\n", "\0")
-
-
-def _encodable(text: str) -> bool:
-    """Whether UTF-8 with ``surrogateescape`` can write ``text``, without trying it.
-
-    Surrogates U+DC80-U+DCFF stand for the bytes 0x80-0xFF of a value read
-    from a non-UTF-8 source and are written back as those bytes; any other
-    surrogate cannot be written at all.
-    """
-    return not any("\ud800" <= c <= "\udfff" and not "\udc80" <= c <= "\udcff" for c in text)
-
-
-# --------------------------------------------------------------------------
-# Internal bookkeeping
-# --------------------------------------------------------------------------
-
-
-class _Kind(enum.Enum):
-    CHALLENGE = "Challenge"
-    LOGIN = "Login"
-    LOGOFF = "Logoff"
-    CALLER = "caller"
-
-
-@attrs.define(slots=True, repr=False, eq=False)
-class _Pending:
-    """One action written to the wire and not finished yet.
-
-    ``action`` is ``None`` for the session's own Challenge/Login/Logoff: the
-    Login would hold the secret, so it is never kept as a value.
-    """
-
-    kind: _Kind
-    action_id: str
-    seq: int
-    action: Action | None = None
-    response: Message | None = None
-    events: list[Message] = attrs.Factory(list)
-    dropped: int = 0
-
-
-class _Secret:
-    """Holds the secret so that no repr, str or vars() dump can show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
-
-
-# --------------------------------------------------------------------------
-# The session
-# --------------------------------------------------------------------------
 
 
 class AMISession:
@@ -282,20 +134,15 @@ class AMISession:
 
     __slots__ = (
         "_auth",
-        "_awaiting",
-        "_counter",
+        "_book",
         "_decoder",
         "_eof_pending",
         "_eof_seen",
         "_events",
         "_events_mask",
-        "_lists",
-        "_login_action_id",
         "_max_list_events",
         "_outbox",
-        "_prefix",
         "_secret",
-        "_seq",
         "_state",
         "_username",
         "banner",
@@ -324,34 +171,27 @@ class AMISession:
         """
         if auth not in ("md5", "plain"):
             raise ValueError(f"auth must be 'md5' or 'plain', not {auth!r}")
-        _check_login_values(username, secret, events, action_id_prefix)
+        check_login_values(username, secret, events, action_id_prefix)
         if max_list_events < 0:
             raise ValueError("max_list_events must be >= 0")
         self._username = username
         self._secret = _Secret(secret)
         self._auth: Literal["md5", "plain"] = auth
         self._events_mask = events
-        self._prefix = action_id_prefix
         self._max_list_events = max_list_events
         self._decoder = decoder if decoder is not None else AMIDecoder()
         self._state = SessionState.AWAIT_BANNER
         self.banner: Banner | None = None
         self._outbox = bytearray()
         self._events: deque[SessionEvent] = deque()
-        # ActionID -> pending action awaiting its response, in send order.
-        self._awaiting: dict[str, _Pending] = {}
-        # ActionID -> caller action whose event list is being collected.
-        self._lists: dict[str, _Pending] = {}
-        self._counter = 0
-        self._seq = 0
-        self._login_action_id: str | None = None
+        self._book = ActionBook(action_id_prefix)
         self._eof_seen = False
         self._eof_pending = False
 
     def __repr__(self) -> str:
         return (
             f"<AMISession username={self._username!r} auth={self._auth!r} "
-            f"state={self._state.name} pending={len(self._awaiting) + len(self._lists)}>"
+            f"state={self._state.name} pending={len(self._book)}>"
         )
 
     # -- read-only views -------------------------------------------------
@@ -364,57 +204,15 @@ class AMISession:
     @property
     def pending(self) -> tuple[str, ...]:
         """ActionIDs of the caller's actions without a result yet, in send order."""
-        items = [p for p in self._awaiting.values() if p.kind is _Kind.CALLER]
-        items += self._lists.values()
-        return tuple(p.action_id for p in sorted(items, key=lambda p: p.seq))
+        return self._book.pending
 
     # -- the table -------------------------------------------------------
 
-    def _lookup(self, inp: _Input) -> SessionState:
-        try:
-            return _TRANSITIONS[(self._state, inp)]
-        except KeyError:
-            pass
-        text = f"{inp.value} is not allowed in state {self._state.name}"
-        if inp in _REMOTE_INPUTS:
-            raise RemoteProtocolError(f"received {text}")
-        raise LocalProtocolError(text)
+    def _lookup(self, inp: Input) -> SessionState:
+        return lookup(self._state, inp)
 
-    def _apply(self, inp: _Input) -> None:
-        self._state = self._lookup(inp)
-
-    # -- ActionIDs -------------------------------------------------------
-
-    def _new_action_id(self, avoid: str | None = None) -> str:
-        # A plain counter: deterministic, no clock and no randomness in the core.
-        while True:
-            self._counter += 1
-            candidate = f"{self._prefix}{self._counter}"
-            if candidate in self._awaiting or candidate in self._lists:
-                continue
-            if candidate not in (avoid, self._login_action_id):
-                return candidate
-
-    def _claim_action_id(self, action_id: str | None, avoid: str | None = None) -> str:
-        if action_id is None:
-            return self._new_action_id(avoid)
-        if action_id == "":
-            # Asterisk omits an empty ActionID from the response, which would
-            # silently turn exact matching into FIFO matching.
-            raise LocalProtocolError("an ActionID must not be empty")
-        if any(c in action_id for c in _FORBIDDEN_CHARS):
-            raise LocalProtocolError(f"ActionID {action_id!r} contains a CR, LF or NUL character")
-        if (
-            action_id in self._awaiting
-            or action_id in self._lists
-            or action_id == self._login_action_id
-        ):
-            raise LocalProtocolError(f"ActionID {action_id!r} is already pending")
-        return action_id
-
-    def _register(self, kind: _Kind, action_id: str, action: Action | None = None) -> None:
-        self._seq += 1
-        self._awaiting[action_id] = _Pending(kind, action_id, self._seq, action)
+    def _apply(self, inp: Input) -> None:
+        self._state = lookup(self._state, inp)
 
     # -- sending ---------------------------------------------------------
 
@@ -430,40 +228,23 @@ class AMISession:
         if self._auth == "md5":
             new_state = self._lookup(_I.SEND_CHALLENGE)
             # The Challenge goes first, so it takes the first generated ID.
-            explicit_login = None if action_id is None else self._claim_action_id(action_id)
-            chal_id = self._claim_action_id(challenge_action_id, avoid=explicit_login)
+            explicit_login = None if action_id is None else self._book.claim(action_id)
+            chal_id = self._book.claim(challenge_action_id, avoid=explicit_login)
             if chal_id == explicit_login:
                 raise LocalProtocolError(f"ActionID {chal_id!r} given for both Challenge and Login")
-            login_id = explicit_login or self._new_action_id(avoid=chal_id)
+            login_id = explicit_login or self._book.new_action_id(avoid=chal_id)
             data = encode_action("Challenge", [("AuthType", "MD5")], action_id=chal_id)
-            self._register(_Kind.CHALLENGE, chal_id)
-            self._login_action_id = login_id
+            self._book.register(Kind.CHALLENGE, chal_id)
+            self._book.login_action_id = login_id
         else:
             new_state = self._lookup(_I.SEND_LOGIN)
-            login_id = self._claim_action_id(action_id)
-            data = self._encode_login(login_id, ("Secret", self._secret.reveal()))
-            self._register(_Kind.LOGIN, login_id)
+            login_id = self._book.claim(action_id)
+            data = encode_login(
+                self._username, self._events_mask, login_id, ("Secret", self._secret.reveal())
+            )
+            self._book.register(Kind.LOGIN, login_id)
         self._outbox += data
         self._state = new_state
-
-    def _encode_login(self, action_id: str, credential: tuple[str, str]) -> bytes:
-        headers: list[tuple[str, str]] = []
-        if credential[0] == "Key":
-            headers.append(("AuthType", "MD5"))
-        headers += [("Username", self._username), credential]
-        if self._events_mask is not None:
-            headers.append(("Events", self._events_mask))
-        try:
-            return encode_action("Login", headers, action_id=action_id)
-        except LocalProtocolError:
-            pass
-        # Raised outside the except block so the codec's message (which may
-        # quote a header value) is not even kept as __context__, and with the
-        # locals that hold the credential gone from the traceback's frame.
-        del headers, credential
-        raise LocalProtocolError(
-            "the Login action cannot be encoded (username, events or ActionID invalid)"
-        )
 
     def send_action(self, action: Action) -> str:
         """Queue ``action`` and return its ActionID (generated when ``action.action_id`` is None).
@@ -481,9 +262,9 @@ class AMISession:
             )
         if action.get("ActionID") is not None:
             raise LocalProtocolError("set Action.action_id instead of an ActionID header")
-        action_id = self._claim_action_id(action.action_id)
+        action_id = self._book.claim(action.action_id)
         data = encode_action(action.name, action.headers, action_id=action_id)
-        self._register(_Kind.CALLER, action_id, action)
+        self._book.register(Kind.CALLER, action_id, action)
         self._outbox += data
         self._state = new_state
         return action_id
@@ -491,9 +272,9 @@ class AMISession:
     def logoff(self, *, action_id: str | None = None) -> None:
         """Queue ``Action: Logoff``; ``Goodbye`` follows, then the server closes."""
         new_state = self._lookup(_I.SEND_LOGOFF)
-        claimed = self._claim_action_id(action_id)
+        claimed = self._book.claim(action_id)
         data = encode_action("Logoff", (), action_id=claimed)
-        self._register(_Kind.LOGOFF, claimed)
+        self._book.register(Kind.LOGOFF, claimed)
         self._outbox += data
         self._state = new_state
 
@@ -505,11 +286,7 @@ class AMISession:
         comes (1.2-1.4.31 ``Events`` with an empty mask) would otherwise be
         the "oldest awaited" forever. Returns whether it was pending.
         """
-        pending = self._awaiting.get(action_id)
-        if pending is not None and pending.kind is _Kind.CALLER:
-            del self._awaiting[action_id]
-            return True
-        return self._lists.pop(action_id, None) is not None
+        return self._book.cancel(action_id)
 
     def data_to_send(self) -> bytes:
         """Everything queued for the wire since the last call (empties the outbox)."""
@@ -577,100 +354,78 @@ class AMISession:
 
     def _handle_event(self, event: Message) -> None:
         self._apply(_I.EVENT)
-        action_id = event.action_id
-        pending = self._lists.get(action_id) if action_id is not None else None
+        pending = self._book.collecting(event.action_id)
         # OriginateResponse is broadcast to every session with its ActionID
         # (captures 05 callonly): it is never part of a list.
         if pending is None or fold(event.event) == "originateresponse":
             self._events.append(event)
             return
         if ends_list(event):
-            del self._lists[pending.action_id]
+            self._book.close_list(pending)
             self._finish(pending, complete=event)
         elif len(pending.events) < self._max_list_events:
             pending.events.append(event)
         else:
             pending.dropped += 1
 
-    def _match(self, response: Message) -> _Pending | None:
-        action_id = response.action_id
-        if action_id is not None:
-            return self._awaiting.get(action_id)
-        # FIFO fallback: the oldest action still waiting (see the top).
-        oldest = next(iter(self._awaiting.values()), None)
-        if (
-            oldest is not None
-            and oldest.kind in (_Kind.CHALLENGE, _Kind.LOGIN)
-            and fold(response.get("Message")) in _NOT_LOGGED_IN
-        ):
-            # "Not logged in" never answers Challenge or Login: it is the
-            # reply to a request written behind the session's back.
-            return None
-        return oldest
-
     def _handle_response(self, response: Message) -> None:
-        pending = self._match(response)
+        pending = self._book.match(response)
         if pending is None:
             self._apply(_I.RESPONSE)
             if self._state in (_S.AUTHENTICATED, _S.LOGGING_OFF) or (
-                fold(response.get("Message")) not in _NOT_LOGGED_IN
+                fold(response.get("Message")) not in NOT_LOGGED_IN
             ):
                 self._events.append(UnmatchedResponse(response))
             else:
                 self._events.append(PermissionDenied(response))
             return
         kind = pending.kind
-        if kind is _Kind.CALLER:
+        if kind is Kind.CALLER:
             self._apply(_I.RESPONSE)
-            del self._awaiting[pending.action_id]
+            self._book.answered(pending)
             pending.response = response
             if announces_list(response):
-                self._lists[pending.action_id] = pending
+                self._book.open_list(pending)
             else:
                 self._finish(pending, complete=None)
-        elif kind is _Kind.CHALLENGE:
+        elif kind is Kind.CHALLENGE:
             self._handle_challenge(pending, response)
-        elif kind is _Kind.LOGIN:
+        elif kind is Kind.LOGIN:
             ok = fold(response.response) == "success"
             self._apply(_I.LOGIN_OK if ok else _I.LOGIN_REJECTED)
-            del self._awaiting[pending.action_id]
+            self._book.answered(pending)
             if ok:
                 self._events.append(LoginSucceeded(response))
             else:
-                self._events.append(AuthenticationFailed(_reason(response), response))
-        else:  # _Kind.LOGOFF
+                self._events.append(AuthenticationFailed(failure_reason(response), response))
+        else:  # Kind.LOGOFF
             self._apply(_I.LOGOFF_ANSWERED)
-            del self._awaiting[pending.action_id]
+            self._book.answered(pending)
             self._events.append(Goodbye(response))
 
-    def _handle_challenge(self, pending: _Pending, response: Message) -> None:
+    def _handle_challenge(self, pending: Pending, response: Message) -> None:
         challenge = response.get("Challenge")
         ok = fold(response.response) == "success" and bool(challenge)
         new_state = self._lookup(_I.CHALLENGE_OK if ok else _I.CHALLENGE_REJECTED)
         if not ok or challenge is None:
-            del self._awaiting[pending.action_id]
+            self._book.answered(pending)
             self._state = new_state
-            reason = _reason(response) if fold(response.response) != "success" else ""
+            reason = failure_reason(response) if fold(response.response) != "success" else ""
             self._events.append(
                 AuthenticationFailed(reason or "the Challenge response has no challenge", response)
             )
             return
-        login_id = self._login_action_id
+        login_id = self._book.login_action_id
         assert login_id is not None  # set by login() with the Challenge
-        # Asterisk defines the MD5 login this way; it is not our choice of hash.
-        digest = hashlib.md5(
-            challenge.encode("utf-8", "surrogateescape")
-            + self._secret.reveal().encode("utf-8", "surrogateescape"),
-            usedforsecurity=False,
-        )
-        data = self._encode_login(login_id, ("Key", digest.hexdigest()))
-        del self._awaiting[pending.action_id]
-        self._register(_Kind.LOGIN, login_id)
-        self._login_action_id = None
+        key = md5_key(challenge, self._secret)
+        data = encode_login(self._username, self._events_mask, login_id, ("Key", key))
+        self._book.answered(pending)
+        self._book.register(Kind.LOGIN, login_id)
+        self._book.login_action_id = None
         self._outbox += data
         self._state = new_state
 
-    def _finish(self, pending: _Pending, complete: Message | None) -> None:
+    def _finish(self, pending: Pending, complete: Message | None) -> None:
         assert pending.action is not None and pending.response is not None
         self._events.append(
             ActionResult(
@@ -684,42 +439,8 @@ class AMISession:
         )
 
     def _handle_eof(self) -> None:
-        expected = self._state in _EXPECTED_EOF
+        expected = self._state in EXPECTED_EOF
         self._apply(_I.EOF)
         unanswered = self.pending
-        self._awaiting.clear()
-        self._lists.clear()
+        self._book.clear()
         self._events.append(ConnectionClosed(expected, unanswered))
-
-
-def _check_login_values(username: str, secret: str, events: str | None, prefix: str) -> None:
-    """Refuse, without echoing them, login values that cannot go on the wire.
-
-    Checked when the session is made: the MD5 Login is only encoded once the
-    challenge arrives, far from the caller, and the codec's own error could
-    quote a value (the secret) in its message.
-    """
-    # Checked here, without echoing the value, so that the codec's
-    # injection check can never put the secret in an exception message.
-    if any(c in secret for c in _FORBIDDEN_CHARS):
-        raise LocalProtocolError("the AMI secret contains a CR, LF or NUL character")
-    # Tested character by character, not by trying to encode: an encoding
-    # error would carry the whole secret in its ``.object``. With MD5 the
-    # secret is first encoded when the challenge arrives, far from here.
-    if not _encodable(secret):
-        raise LocalProtocolError(
-            "the AMI secret cannot be encoded: it holds a lone surrogate "
-            "outside U+DC80-U+DCFF (the escapes of undecodable bytes)"
-        )
-    if any(c in username for c in _FORBIDDEN_CHARS):
-        raise LocalProtocolError("the AMI username contains a CR, LF or NUL character")
-    # The Login is encoded only once the challenge arrives (md5), so its
-    # other values are checked now rather than inside next_event().
-    if events is not None and any(c in events for c in _FORBIDDEN_CHARS):
-        raise LocalProtocolError("events contains a CR, LF or NUL character")
-    if any(c in prefix for c in _FORBIDDEN_CHARS):
-        raise LocalProtocolError("action_id_prefix contains a CR, LF or NUL character")
-
-
-def _reason(response: Message) -> str:
-    return response.get("Message") or response.response or ""

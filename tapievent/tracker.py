@@ -36,6 +36,7 @@ from typing import Final
 from . import _call_actions as actions
 from . import grammar
 from ._call_actions import CallHandle
+from ._call_records import RecordBuilder
 from ._call_table import CallTable, TrackedCall
 from ._commands import Commands
 from ._diagnostics import DiagnosticCode
@@ -98,12 +99,16 @@ class CallTracker:
     Events for lines it does not serve are ignored silently. ``max_calls``
     bounds the tracked calls and the pending originates (each separately);
     ``id_prefix`` starts every ActionID and ChannelId the tracker generates
-    and must be unique per AMI client (see docs/tracker.md).
+    and must be unique per AMI client (see docs/tracker.md). ``source`` names
+    the PBX on every event and record.
 
     Feed it every frame the decoder produces with :meth:`handle` and every
     action result with :meth:`handle_action_result`; they return the output
-    events of :mod:`tapievent.model` in order. It never raises on anything
-    the server sends.
+    events of :mod:`tapievent.model` in order, each line's
+    :class:`~tapievent.CallRecord` right after the event that ended the call
+    there. It never raises on anything the server sends, and never reads a
+    clock: pass ``time`` (POSIX seconds when the bytes arrived); a frame's
+    own ``Timestamp:`` header wins over it.
     """
 
     def __init__(
@@ -113,6 +118,7 @@ class CallTracker:
         max_calls: int = 10_000,
         id_prefix: str = "tapievent",
         max_lines_per_call: int = 64,
+        source: str = "",
     ) -> None:
         if max_calls < 1:
             raise ValueError(f"max_calls must be at least 1, got {max_calls}")
@@ -128,6 +134,8 @@ class CallTracker:
         self._calls = CallTable(max_calls, lambda _action_id: None)
         self._originates = OriginateTable(self._calls)
         self._commands = Commands(self._calls, self._originates, self._lines, max_lines_per_call)
+        self._records = RecordBuilder()
+        self.source = source
         # Exact Event value -> handler, or None for an event the tracker
         # ignores: the one dictionary lookup handle() pays per message. It
         # starts from _AMI_EVENTS and learns every other spelling the first
@@ -184,7 +192,7 @@ class CallTracker:
 
     # ------------------------------------------------------------------ input
 
-    def handle(self, frame: Banner | Message) -> list[OutputEvent]:
+    def handle(self, frame: Banner | Message, *, time: float | None = None) -> list[OutputEvent]:
         """Process one decoded frame; return the output events it causes, in order.
 
         The banner records the AMI version (it decides how ``make_call``
@@ -192,21 +200,35 @@ class CallTracker:
         ``Hangup``, ``OriginateResponse``, ``VarSet``, ``Newchannel``,
         ``Newexten`` and ``Rename`` feed the safety net and the originate
         bookkeeping; every other message is ignored at the cost of two
-        dictionary lookups.
+        dictionary lookups. ``time`` is when the frame's bytes arrived; it
+        and the ``Timestamp:`` header are looked at only when the frame
+        causes events.
         """
         if isinstance(frame, Banner):
             self._version = frame.version
             return []
         name = frame.get("Event")
         if name is None:
-            return self._originates.on_refusal(frame) if self._originates.by_action else []
+            if not self._originates.by_action:
+                return []
+            return self._finish(self._originates.on_refusal(frame), frame, time)
         try:
             method = self._dispatch[name]
         except KeyError:
             method = self._resolve(name)
         if method is None:
             return []
-        return method(frame)
+        out = method(frame)
+        if out or self._commands.attached is not None:
+            return self._finish(out, frame, time)
+        return out
+
+    def _finish(
+        self, out: list[OutputEvent], frame: Message | None, time: float | None
+    ) -> list[OutputEvent]:
+        # The one place events get their time and source, and records are made.
+        attached, self._commands.attached = self._commands.attached, None
+        return self._records.finish(out, frame, time, self.source, attached)
 
     def _resolve(self, name: str) -> _Handler | None:
         # Another spelling of an event name: fold case and blanks once.
@@ -222,7 +244,9 @@ class CallTracker:
         self._dispatch[name] = method
         return method
 
-    def handle_action_result(self, result: ActionResult) -> list[OutputEvent]:
+    def handle_action_result(
+        self, result: ActionResult, *, time: float | None = None
+    ) -> list[OutputEvent]:
         """Process the complete answer to an action; return the output events it causes.
 
         The one door through which action results reach the tracker, the same
@@ -230,28 +254,32 @@ class CallTracker:
         :class:`~tapievent.session.ActionResult`. Only the answers to actions
         this tracker built matter (an Originate refused outright gets no
         ``OriginateResponse`` event, so its handle ends here); others give
-        nothing.
+        nothing. ``time`` is when the answer arrived.
         """
         if not self._originates.by_action:
             return []
-        return self._originates.on_refusal(result.response)
+        return self._finish(self._originates.on_refusal(result.response), result.response, time)
 
-    def handle_tapi(self, event: ExtractedEvent) -> list[OutputEvent]:
+    def handle_tapi(self, event: ExtractedEvent, *, time: float | None = None) -> list[OutputEvent]:
         """Apply one extracted TAPI event (protocol.md section 4); return the output events.
 
         This is the core :meth:`handle` calls for TAPI UserEvents; it is public
         so that tests and other front ends can drive the tracker with values.
-        The extractor's own diagnostics come first in the result.
+        The extractor's own diagnostics come first in the result. ``time``
+        is when its frame arrived (the frame's ``Timestamp:`` wins).
         """
-        return self._commands.apply(event)
+        return self._finish(self._commands.apply(event), event.frame, time)
 
-    def reconcile(self, live_unique_ids: Iterable[str]) -> list[OutputEvent]:
+    def reconcile(
+        self, live_unique_ids: Iterable[str], *, time: float | None = None
+    ) -> list[OutputEvent]:
         """End every tracked call whose unique id is not live (after a reconnect).
 
         Pass the ``Uniqueid`` of every channel ``CoreShowChannels`` listed.
         Each stale call gets a ``stale-call`` diagnostic and a synthesized
         IDLE per line; a ``make_call`` originate that has no live channel is
         ended the same way (its OriginateResponse was lost with the connection).
+        ``time`` is when the channel list arrived: the end time of those calls.
         """
         live = frozenset(live_unique_ids)
         out: list[OutputEvent] = []
@@ -264,7 +292,7 @@ class CallTracker:
                 "its lines get a synthesized IDLE",
             )
         self._originates.reconcile(live, out)
-        return out
+        return self._finish(out, None, time)
 
     # ------------------------------------------------------------------ AMI events
 
@@ -285,7 +313,8 @@ class CallTracker:
             return []
         if isinstance(result, Diagnostic):
             return [result]
-        return self.handle_tapi(result)
+        # Not handle_tapi: handle() stamps the events and makes the records.
+        return self._commands.apply(result)
 
     def _on_hangup(self, message: Message) -> list[OutputEvent]:
         uid = message.get("Uniqueid")

@@ -29,7 +29,8 @@ def blocks(page: str, language: str = "python") -> Iterator[tuple[int, str]]:
 
 def run_python_blocks(page: str, tmp_path: Path) -> int:
     """Execute every python block of ``docs/page``; return how many ran."""
-    namespace: dict[str, object] = {"__name__": f"docs.{page}"}
+    # __file__ is the page, so an example can compare output with what the page shows.
+    namespace: dict[str, object] = {"__name__": f"docs.{page}", "__file__": str(DOCS / page)}
     ran = 0
     old = Path.cwd()
     os.chdir(tmp_path)

@@ -132,6 +132,10 @@ def in_order(lines: Sequence[str], patterns: Sequence[str]) -> None:
         index += 1
 
 
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z "
+"""The time column of a live event (UTC, to the millisecond)."""
+
+
 def test_demo_prints_the_ring_group_timeline(tmp_path: Path) -> None:
     done = tapievent("demo", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -149,8 +153,10 @@ def test_demo_prints_the_ring_group_timeline(tmp_path: Path) -> None:
             r"^Local/bob +CALLSTATE +CONNECTED",
             r"^Local/bobbett +CALLSTATE +DISCONNECTED \(PICKUP, answered elsewhere\)",
             r"^Local/bobbett +CALLSTATE +IDLE",
+            r"^Local/bobbett +RECORD +answered-elsewhere, inbound \(answered by Local/bob\)",
             r"^Local/bob +CALLSTATE +IDLE",
-            r"-> 10 TAPI events; calls still tracked: 0\.$",
+            r'^Local/bob +RECORD +answered, inbound, from "Alice Caller" <5550100>',
+            r"-> 10 TAPI events and 2 call records; calls still tracked: 0\.$",
         ],
     )
     assert not any(line.startswith("diagnostic") for line in lines)
@@ -165,7 +171,16 @@ def test_demo_json_is_one_object_per_event() -> None:
         ("NewCall", "Local/bobbett"),
     ]
     assert events[2]["caller_id"] == {"name": "Alice Caller", "number": "5550100"}
-    assert [e.get("state") for e in events[-4:]] == ["CONNECTED", "DISCONNECTED", "IDLE", "IDLE"]
+    tapi = [e for e in events if e["event"] != "CallRecord"]
+    assert [e.get("state") for e in tapi[-4:]] == ["CONNECTED", "DISCONNECTED", "IDLE", "IDLE"]
+    bobbett, bob = (e for e in events if e["event"] == "CallRecord")
+    assert (bob["line"], bob["disposition"], bob["answered_by"]) == (
+        "Local/bob",
+        "answered",
+        "Local/bob",
+    )
+    assert bobbett["disposition"] == "answered-elsewhere"
+    assert bob["start"] is None and bob["ring_seconds"] is None  # the demo has no timings
 
 
 def test_replay_json_of_another_capture_with_a_line_filter() -> None:
@@ -173,6 +188,11 @@ def test_replay_json_of_another_capture_with_a_line_filter() -> None:
     done = tapievent("replay", str(capture), "--line", "line_1", "--format", "json")
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
+    # Its .timing.tsv gives every event a time: ISO 8601, UTC, from --start (0 here).
+    assert events[0]["time"] == "1970-01-01T00:00:00.503737+00:00"
+    assert all(e["time"].endswith("+00:00") for e in events)
+    *events, record = ({k: v for k, v in e.items() if k != "time"} for e in events)
+    assert record["event"] == "CallRecord" and record["disposition"] == "answered-elsewhere"
     assert events == [
         {
             "event": "NewCall",
@@ -226,7 +246,7 @@ def test_monitor_prints_live_events_and_exits_cleanly_on_sigint(
         in_order(
             seen,
             [
-                r"^\d\d:\d\d:\d\d Local/bob +NEWCALL",
+                r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z \[127\.0\.0\.1\] Local/bob +NEWCALL",
                 r'Local/bob +CALLINFO +caller id "Alice Caller" <5550100>',
                 r"Local/bob +CALLSTATE +OFFERING",
                 r"Local/bob +CALLSTATE +CONNECTED",
@@ -270,7 +290,7 @@ def test_call_originates_and_follows_the_call_until_idle(server: ThreadedFakeAst
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stdout.splitlines()
-    in_order(lines, [r"^line_1 +CALLSTATE +CONNECTED", r"^line_1 +CALLSTATE +IDLE"])
+    in_order(lines, [rf"^{STAMP}line_1 +CALLSTATE +CONNECTED", rf"^{STAMP}line_1 +CALLSTATE +IDLE"])
     assert not any("NEWCALL" in line for line in lines)  # our own call is not "new"
     originate = next(a for a in server.fake.actions if a.get("Action") == "Originate")
     assert originate.get("Exten") == "95551234"
@@ -339,7 +359,7 @@ def test_secret_is_prompted_for_and_read_from_a_pipe_without_a_terminal(
     assert "AMI secret for tapi@127.0.0.1 (TAPIEVENT_SECRET not set): " in done.stderr
     assert "Traceback" not in done.stderr and "GetPassWarning" not in done.stderr
     assert "tapisecret" not in done.stdout + done.stderr
-    in_order(done.stdout.splitlines(), [r"^line_1 +CALLSTATE +IDLE"])
+    in_order(done.stdout.splitlines(), [rf"^{STAMP}line_1 +CALLSTATE +IDLE"])
     login = next(a for a in server.fake.actions if a.get("Action") == "Login")
     assert login.get("Key") and login.get("Secret") is None
 
@@ -364,14 +384,37 @@ def test_no_secret_at_all_is_one_clear_error(server: ThreadedFakeAsterisk) -> No
 
 def test_replay_text_is_the_readable_timeline() -> None:
     capture = CAPTURES / "07-scenario3-no-h-extension.ami"
-    done = tapievent("replay", str(capture), "--line", "line_1")
+    done = tapievent("replay", str(capture), "--line", "line_1", "--no-timing")
     assert done.returncode == 0, done.stderr
     assert [" ".join(line.split()) for line in done.stdout.splitlines()] == [
         "line_1 NEWCALL new call (call 1795667830.20)",
         'line_1 CALLINFO caller id "Carol" <5550300> (call 1795667830.20)',
         "line_1 CALLSTATE DISCONNECTED (PICKUP, answered elsewhere) (call 1795667830.20)",
         "line_1 CALLSTATE IDLE (call 1795667830.20)",
+        'line_1 RECORD answered-elsewhere, inbound, from "Carol" <5550300> (call 1795667830.20)',
     ]
+
+
+def test_replay_times_come_from_the_timing_file_and_start() -> None:
+    capture = CAPTURES / "07-scenario3-no-h-extension.ami"
+    start = "2026-11-26T10:00:00+00:00"
+    done = tapievent("replay", str(capture), "--line", "line_1", "--start", start, "--name", "lab")
+    assert done.returncode == 0, done.stderr
+    rows = [" ".join(line.split()) for line in done.stdout.splitlines()]
+    assert rows[0] == "2026-11-26 10:00:00.503Z [lab] line_1 NEWCALL new call (call 1795667830.20)"
+    assert rows[-1].startswith("2026-11-26 10:00:01.505Z [lab] line_1 RECORD answered-elsewhere")
+    assert ", rang 1.0 s," in rows[-1]
+
+
+def test_replay_refuses_a_timing_file_that_does_not_fit(tmp_path: Path) -> None:
+    capture = CAPTURES / "07-scenario3-no-h-extension.ami"
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("t_s\toffset\tlength\n0.1\t0\t10\n")
+    done = tapievent("replay", str(capture), "--timing", str(bad))
+    assert done.returncode == 2
+    assert done.stderr.startswith("tapievent replay: error: timing file ")
+    assert "the rows cover 10 bytes" in done.stderr and "Traceback" not in done.stderr
+    assert tapievent("replay", str(capture), "--start", "10:00").returncode == 2
 
 
 def test_python_dash_m_runs_the_same_command() -> None:
@@ -384,7 +427,7 @@ def test_python_dash_m_runs_the_same_command() -> None:
     )
     assert module.returncode == 0, module.stderr
     assert module.stdout == tapievent("demo").stdout
-    assert "-> 10 TAPI events; calls still tracked: 0." in module.stdout
+    assert "-> 10 TAPI events and 2 call records; calls still tracked: 0." in module.stdout
 
 
 def test_call_over_tls_with_the_servers_certificate(tmp_path: Path) -> None:
@@ -405,5 +448,5 @@ def test_call_over_tls_with_the_servers_certificate(tmp_path: Path) -> None:
             "Local/bob@phones-originate",
         )
         assert done.returncode == 0, done.stderr
-        in_order(done.stdout.splitlines(), [r"^line_1 +CALLSTATE +CONNECTED", r"IDLE"])
+        in_order(done.stdout.splitlines(), [rf"^{STAMP}line_1 +CALLSTATE +CONNECTED", r"IDLE"])
         assert server.fake.logins == 1

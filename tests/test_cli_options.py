@@ -31,7 +31,7 @@ def test_version_prints_the_package_version() -> None:
 
 def test_replay_line_is_repeatable_and_does_not_swallow_the_file() -> None:
     # `--lines a FILE` used to read FILE as a second line (nargs='+').
-    done = tapievent("replay", "--line", "line_1", "--line", "line_2", str(INBOUND))
+    done = tapievent("replay", "--line", "line_1", "--line", "line_2", str(INBOUND), "--no-timing")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines and all(line.startswith("line_1 ") for line in lines)
@@ -41,7 +41,8 @@ def test_replay_line_is_repeatable_and_does_not_swallow_the_file() -> None:
 def test_replay_reads_standard_input_for_a_dash() -> None:
     done = with_stdin(["replay", "-", "--format", "json"], INBOUND.read_bytes())
     assert done.returncode == 0, done.stderr
-    from_file = tapievent("replay", str(INBOUND), "--format", "json")
+    # Standard input has no timing file beside it: the same as --no-timing.
+    from_file = tapievent("replay", str(INBOUND), "--format", "json", "--no-timing")
     assert done.stdout.decode() == from_file.stdout
     assert json.loads(from_file.stdout.splitlines()[0])["event"] == "NewCall"
 
@@ -91,7 +92,7 @@ def test_text_columns_are_as_wide_as_the_longest_line(tmp_path: Path) -> None:
     rows = [line for line in done.stdout.splitlines() if not line.startswith("diagnostic")]
     assert {row.split()[0] for row in rows} == {"Local/bob", long}
     # Every row's kind column starts at the same place, after the longest line.
-    kinds = [re.search(r" (NEWCALL|CALLINFO|CALLSTATE) ", row) for row in rows]
+    kinds = [re.search(r" (NEWCALL|CALLINFO|CALLSTATE|RECORD) ", row) for row in rows]
     assert {kind.start() if kind else None for kind in kinds} == {len(long)}
 
 

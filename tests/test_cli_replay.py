@@ -15,14 +15,16 @@ def test_the_summary_goes_to_stderr_and_json_stays_pure() -> None:
     done = tapievent("replay", str(RINGGROUP), "--format", "json")
     assert done.returncode == 0
     events = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(events) == 10
+    kinds = [e["event"] for e in events]
+    assert (len(kinds) - kinds.count("CallRecord"), kinds.count("CallRecord")) == (10, 2)
     assert done.stderr == "tapievent replay: 128 frames, 10 TAPI events, 1 call, 0 diagnostics\n"
 
 
 def test_text_has_the_same_summary_after_the_events() -> None:
     done = tapievent("replay", str(RINGGROUP), "--line", "Local/bob")
     assert done.returncode == 0
-    assert len(done.stdout.splitlines()) == 5
+    lines = done.stdout.splitlines()
+    assert len([line for line in lines if " RECORD " not in line]) == 5
     assert done.stderr == "tapievent replay: 128 frames, 5 TAPI events, 1 call, 0 diagnostics\n"
 
 

@@ -9,7 +9,17 @@ import pytest
 from tapievent import NEED_DATA, LocalProtocolError
 from tapievent.ami_codec import Action, Banner, Message, encode_message
 from tapievent.connection import Connection, ConnectionEvent
-from tapievent.model import CallState, Diagnostic, LineCallState, LineDevState, LineDevStateFlag
+from tapievent.model import (
+    CallDirection,
+    CallRecord,
+    CallState,
+    Diagnostic,
+    Disposition,
+    LineCallState,
+    LineDevState,
+    LineDevStateFlag,
+    NewCall,
+)
 from tapievent.session import ActionResult, AuthenticationFailed, LoginSucceeded
 
 CAPTURES = Path(__file__).parent / "data" / "asterisk-22.10.1"
@@ -162,12 +172,15 @@ def test_a_refused_originate_ends_its_handle_through_the_one_door() -> None:
         "Diagnostic",
         "CallState",
         "CallState",
+        "CallRecord",
         "ActionResult",
     ]
-    diagnostic, disconnected, idle, result = events
+    diagnostic, disconnected, idle, record, result = events
     assert isinstance(diagnostic, Diagnostic) and diagnostic.code == "originate-refused"
     assert isinstance(disconnected, CallState) and disconnected.synthesized
     assert isinstance(idle, CallState) and idle.state is LineCallState.IDLE
+    assert isinstance(record, CallRecord) and record.disposition is Disposition.FAILED
+    assert record.direction is CallDirection.APPLICATION and record.line == "line_1"
     assert isinstance(result, ActionResult) and not result.ok
     assert conn.tracker.pending_count == 0
 
@@ -313,3 +326,28 @@ def test_hangup_redirect_and_digits_queue_their_actions() -> None:
     with pytest.raises(LocalProtocolError):
         conn.send_digits(K05, "1x")  # every digit is checked before any is queued
     assert conn.data_to_send() == b""
+
+
+def test_a_call_that_ended_during_the_outage_gets_its_record_at_the_resync() -> None:
+    """Issue 13: one record per NewCall across a reconnect. The call rang when
+    the connection was lost and is gone when CoreShowChannels answers: its
+    record is synthesized, ends when the answer arrived and names the source."""
+    conn = logged_in(lines=["line_1"], source="office")
+    data = capture("05-scenario1-inbound")
+    start = data.index(b"\r\n\r\n", data.index(b"Authentication accepted")) + 4
+    cut = data.index(b"\r\n\r\n", data.index(b"SET CALLERID")) + 4
+    conn.receive_data(data[start:cut], time=1000.0)
+    (newcall,) = [e for e in drain(conn) if isinstance(e, NewCall)]
+    assert (newcall.time, newcall.source) == (1000.0, "office")
+    conn.connection_lost("reset by peer", time=1002.0)
+    drain(conn)
+    conn.login(action_id="login-2")
+    feed(conn, BANNER + frame(("Response", "Success"), ("ActionID", "login-2")))
+    action_id = conn.resync()
+    conn.receive_data(_list(action_id), time=1010.0)
+    events = drain(conn)
+    (record,) = [e for e in events if isinstance(e, CallRecord)]
+    assert record.line == "line_1" and record.synthesized and record.source == "office"
+    assert (record.start, record.end) == (1000.0, 1010.0)
+    assert record.disposition is Disposition.ABANDONED  # nobody answered before it vanished
+    assert conn.tracker.call_count == 0

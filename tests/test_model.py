@@ -13,10 +13,10 @@ import types
 
 import pytest
 
-from tapievent import _callerid, _events, _tapi, _values, model
+from tapievent import _callerid, _events, _records, _tapi, _values, model
 from tapievent._lexical import TapiEventValueError
 
-CONCEPTS: list[types.ModuleType] = [_tapi, _callerid, _values, _events]
+CONCEPTS: list[types.ModuleType] = [_tapi, _callerid, _values, _events, _records]
 
 
 @pytest.mark.parametrize("module", CONCEPTS, ids=lambda m: m.__name__)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import tsp_shim
-from mqtt_helpers import Mosquitto, gateway, run, until
+from mqtt_helpers import RESUME, SUBSCRIBE, CuttingRelay, Mosquitto, gateway, run, until
 
 from tapievent.gateway.broker import BrokerSettings
 from tapievent.gateway.consumer import GatewayRequestError, MqttPort
@@ -83,6 +83,34 @@ def test_tsp_bridge_with_the_broker_as_its_source(tmp_path: pathlib.Path) -> Non
                 await port.close()
                 await pump
                 await bridge.close()
+
+    run(scenario())
+
+
+def test_consumer_connection_lost_while_subscribing(tmp_path: pathlib.Path) -> None:
+    """A desk whose first broker connection is lost mid-subscribe is in service at once.
+
+    aiomqtt's subscribe would wait 10 s for its SUBACK (longer than start()'s
+    own 10 s): the consumer reads the connection while it subscribes.
+    """
+
+    async def scenario() -> None:
+        with Mosquitto(tmp_path) as broker:
+            relay = CuttingRelay(broker.port, cut_on=SUBSCRIBE)
+            async with relay.running(), FakeAsterisk() as pbx, gateway(pbx, broker) as gw:
+                await until(lambda: gw.broker_connected and gw.outbox.idle)
+                port = MqttPort(
+                    BrokerSettings("127.0.0.1", relay.port),
+                    pbx="office",
+                    lines=["Local/bob"],
+                    retry_delay=0.05,
+                )
+                try:
+                    await port.start(timeout=RESUME)
+                    assert relay.cut_at is not None
+                    await asyncio.wait_for(until(lambda: port.in_service), RESUME)
+                finally:
+                    await port.close()
 
     run(scenario())
 

@@ -15,8 +15,7 @@ from docs_examples import run_python_blocks
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tapievent import LocalProtocolError, ProtocolError, RemoteProtocolError
-from tapievent import session as session_module
+from tapievent import LocalProtocolError, ProtocolError, RemoteProtocolError, _session_table
 from tapievent.ami_codec import NEED_DATA, Action, AMIDecoder, Banner, Message
 from tapievent.session import (
     ActionResult,
@@ -1065,7 +1064,7 @@ def test_arbitrary_sequences_raise_only_documented_errors(
     session = AMISession("tapi", SECRET, auth=auth)  # type: ignore[arg-type]
     completed: list[str] = []
     # Every state change is one step of the single transition table.
-    steps = {(state, target) for (state, _), target in session_module._TRANSITIONS.items()}
+    steps = {(state, target) for (state, _), target in _session_table.TRANSITIONS.items()}
     for op, arg in operations:
         start = session.state
         if op == "frame":

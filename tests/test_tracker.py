@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from docs_examples import run_python_blocks
+from events_support import tapi
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -126,20 +127,20 @@ _GRAMMAR_CODES = frozenset(
 def test_inbound_call_lifecycle_on_one_line() -> None:
     t = CallTracker({"line_1"})
     k = "1700000000.1"
-    assert t.handle_tapi(newcall("line_1", k, channel="PJSIP/in-1")) == [
+    assert tapi(t.handle_tapi(newcall("line_1", k, channel="PJSIP/in-1"))) == [
         NewCall("line_1", k, LineCallOrigin.UNKNOWN, None)
     ]
     cid = CallerId("Alice Caller", "5550100")
-    assert t.handle_tapi(ev(SetCallerIdCommand('"Alice Caller" <5550100>'), k)) == [
+    assert tapi(t.handle_tapi(ev(SetCallerIdCommand('"Alice Caller" <5550100>'), k))) == [
         CallInfo("line_1", k, LineCallInfoState.CALLERID, cid)
     ]
-    assert t.handle_tapi(state(OFFERING, k)) == [CallState("line_1", k, OFFERING)]
+    assert tapi(t.handle_tapi(state(OFFERING, k))) == [CallState("line_1", k, OFFERING)]
     assert t.snapshot() == (
         TrackedCall(k, ("line_1",), (OFFERING,), cid, LineCallOrigin.UNKNOWN, "PJSIP/in-1"),
     )
-    assert t.handle_tapi(state(CONNECTED, k)) == [CallState("line_1", k, CONNECTED)]
+    assert tapi(t.handle_tapi(state(CONNECTED, k))) == [CallState("line_1", k, CONNECTED)]
     assert t.snapshot()[0].state_of("line_1") is CONNECTED
-    assert t.handle_tapi(state(IDLE, k)) == [CallState("line_1", k, IDLE)]
+    assert tapi(t.handle_tapi(state(IDLE, k))) == [CallState("line_1", k, IDLE)]
     assert t.snapshot() == ()
     assert t.call_count == 0
 
@@ -147,7 +148,7 @@ def test_inbound_call_lifecycle_on_one_line() -> None:
 def test_newcall_is_idempotent_and_reports_the_duplicate() -> None:
     t = CallTracker()
     t.handle_tapi(newcall("a", "k1"))
-    again = t.handle_tapi(newcall("a", "k1"))
+    again = tapi(t.handle_tapi(newcall("a", "k1")))
     assert codes(again) == [DiagnosticCode.DUPLICATE_NEWCALL]
     assert again[0] == Diagnostic(DiagnosticCode.DUPLICATE_NEWCALL, again[0].message, "k1")  # type: ignore[union-attr]
     assert t.snapshot()[0].lines == ("a",)
@@ -155,7 +156,7 @@ def test_newcall_is_idempotent_and_reports_the_duplicate() -> None:
 
 def test_newcall_ignores_line_targets_of_the_spec() -> None:
     t = CallTracker()
-    out = t.handle_tapi(newcall("a", "k1", include=("b",), exclude=("a",), spec_key=True))
+    out = tapi(t.handle_tapi(newcall("a", "k1", include=("b",), exclude=("a",), spec_key=True)))
     assert out == [NewCall("a", "k1")]
 
 
@@ -163,19 +164,19 @@ def test_caller_id_known_before_a_second_newcall_is_passed_along() -> None:
     t = CallTracker()
     t.handle_tapi(newcall("a", "k"))
     t.handle_tapi(ev(SetCallerIdCommand("5550100"), "k"))
-    assert t.handle_tapi(newcall("b", "k")) == [
+    assert tapi(t.handle_tapi(newcall("b", "k"))) == [
         NewCall("b", "k", LineCallOrigin.UNKNOWN, CallerId(None, "5550100"))
     ]
 
 
 def test_unserved_lines_are_ignored_silently() -> None:
     t = CallTracker({"line_1"})
-    assert t.handle_tapi(newcall("line_2", "k")) == []
+    assert tapi(t.handle_tapi(newcall("line_2", "k"))) == []
     assert t.call_count == 0
     # A workstation sees other workstations' calls go by: no noise about them.
-    assert t.handle_tapi(state(OFFERING, "k")) == []
-    assert t.handle_tapi(ev(SetCallerIdCommand("1"), "k")) == []
-    assert t.handle_tapi(state(OFFERING, None)) == []
+    assert tapi(t.handle_tapi(state(OFFERING, "k"))) == []
+    assert tapi(t.handle_tapi(ev(SetCallerIdCommand("1"), "k"))) == []
+    assert tapi(t.handle_tapi(state(OFFERING, None))) == []
     # ... unless the spec names a line it serves.
     assert codes(t.handle_tapi(state(OFFERING, "k", include=("line_1",)))) == [
         DiagnosticCode.UNTRACKED_CALL
@@ -184,7 +185,7 @@ def test_unserved_lines_are_ignored_silently() -> None:
 
 def test_untracked_call_is_a_diagnostic_and_nothing_else() -> None:
     t = CallTracker()
-    out = t.handle_tapi(state(CONNECTED, "nope"))
+    out = tapi(t.handle_tapi(state(CONNECTED, "nope")))
     assert codes(out) == [DiagnosticCode.UNTRACKED_CALL] and len(out) == 1
     assert out[0].call_key == "nope"  # type: ignore[union-attr]
     assert codes(t.handle_tapi(hangup_cmd("nope"))) == [DiagnosticCode.UNTRACKED_CALL]
@@ -202,7 +203,7 @@ def test_no_call_key_on_asterisk_1_4_to_1_8() -> None:
         ev(HangupCommand(), None),
         ev(SetCallerIdCommand("x"), None),
     ):
-        out = t.handle_tapi(event)
+        out = tapi(t.handle_tapi(event))
         assert codes(out) == [DiagnosticCode.NO_CALL_KEY]
         assert "[~${UNIQUEID}]" in out[0].message  # type: ignore[union-attr]
     assert t.call_count == 0
@@ -212,14 +213,14 @@ def test_delivery_set_included_and_excluded_lines() -> None:
     t = CallTracker()
     for line in ("a", "b", "c"):
         t.handle_tapi(newcall(line, "k"))
-    assert t.handle_tapi(state(OFFERING, "k")) == [
+    assert tapi(t.handle_tapi(state(OFFERING, "k"))) == [
         CallState(x, "k", OFFERING) for x in ("a", "b", "c")
     ]
-    assert t.handle_tapi(state(CONNECTED, "k", include=("c", "a", "zz"), spec_key=True)) == [
+    assert tapi(t.handle_tapi(state(CONNECTED, "k", include=("c", "a", "zz"), spec_key=True))) == [
         CallState("a", "k", CONNECTED),
         CallState("c", "k", CONNECTED),
     ]
-    assert t.handle_tapi(state(DISCONNECTED, "k", 0x20, exclude=("a",), spec_key=True)) == [
+    assert tapi(t.handle_tapi(state(DISCONNECTED, "k", 0x20, exclude=("a",), spec_key=True))) == [
         CallState("b", "k", DISCONNECTED, 0x20),
         CallState("c", "k", DISCONNECTED, 0x20),
     ]
@@ -229,18 +230,18 @@ def test_delivery_set_included_and_excluded_lines() -> None:
         state(OFFERING, "k", include=("a", "b"), exclude=("c",), spec_key=True)
     ) == [CallState("a", "k", OFFERING), CallState("b", "k", OFFERING)]
     # A spec naming no line of the call delivers nothing, silently.
-    assert t.handle_tapi(state(CONNECTED, "k", include=("sip/bob",), spec_key=True)) == []
+    assert tapi(t.handle_tapi(state(CONNECTED, "k", include=("sip/bob",), spec_key=True))) == []
 
 
 def test_idle_detaches_only_the_delivered_lines() -> None:
     t = CallTracker()
     t.handle_tapi(newcall("a", "k"))
     t.handle_tapi(newcall("b", "k"))
-    assert t.handle_tapi(state(IDLE, "k", include=("b",), spec_key=True)) == [
+    assert tapi(t.handle_tapi(state(IDLE, "k", include=("b",), spec_key=True))) == [
         CallState("b", "k", IDLE)
     ]
     assert t.snapshot()[0].lines == ("a",)
-    assert t.handle_tapi(state(IDLE, "k")) == [CallState("a", "k", IDLE)]
+    assert tapi(t.handle_tapi(state(IDLE, "k"))) == [CallState("a", "k", IDLE)]
     assert t.call_count == 0
     # After IDLE the call is forgotten: a later event is an untracked call.
     assert codes(t.handle_tapi(state(IDLE, "k"))) == [DiagnosticCode.UNTRACKED_CALL]
@@ -251,7 +252,7 @@ def test_asttapi_hangup_is_disconnected_pickup_then_idle() -> None:
     t.handle_tapi(newcall("bob", "k"))
     t.handle_tapi(newcall("bobbett", "k"))
     t.handle_tapi(newcall("carol", "k"))
-    assert t.handle_tapi(hangup_cmd("k", exclude=("bob",), spec_key=True)) == [
+    assert tapi(t.handle_tapi(hangup_cmd("k", exclude=("bob",), spec_key=True))) == [
         CallState("bobbett", "k", DISCONNECTED, LineDisconnectMode.PICKUP),
         CallState("bobbett", "k", IDLE),
         CallState("carol", "k", DISCONNECTED, LineDisconnectMode.PICKUP),
@@ -265,12 +266,12 @@ def test_seed_ring_group_timeline() -> None:
     t = CallTracker()
     k = "1700000000.42"
     out: list[OutputEvent] = []
-    out += t.handle_tapi(newcall("sip/bob", k))
-    out += t.handle_tapi(newcall("sip/bobbett", k))
-    out += t.handle_tapi(ev(SetCallerIdCommand('"Alice" <5550100>'), k))
-    out += t.handle_tapi(state(CONNECTED, k, include=("sip/bob",), spec_key=True))
-    out += t.handle_tapi(hangup_cmd(k, exclude=("sip/bob",), spec_key=True))
-    out += t.handle_tapi(state(IDLE, k))
+    out += tapi(t.handle_tapi(newcall("sip/bob", k)))
+    out += tapi(t.handle_tapi(newcall("sip/bobbett", k)))
+    out += tapi(t.handle_tapi(ev(SetCallerIdCommand('"Alice" <5550100>'), k)))
+    out += tapi(t.handle_tapi(state(CONNECTED, k, include=("sip/bob",), spec_key=True)))
+    out += tapi(t.handle_tapi(hangup_cmd(k, exclude=("sip/bob",), spec_key=True)))
+    out += tapi(t.handle_tapi(state(IDLE, k)))
     alice = CallerId("Alice", "5550100")
     assert out == [
         NewCall("sip/bob", k),
@@ -288,17 +289,17 @@ def test_seed_ring_group_timeline() -> None:
 def test_set_callerid_stores_even_when_no_line_receives_it() -> None:
     t = CallTracker()
     t.handle_tapi(newcall("a", "k"))
-    assert t.handle_tapi(ev(SetCallerIdCommand("Bob <201>"), "k", include=("z",))) == []
+    assert tapi(t.handle_tapi(ev(SetCallerIdCommand("Bob <201>"), "k", include=("z",)))) == []
     assert t.snapshot()[0].caller_id == CallerId("Bob", "201")
 
 
 def test_unknown_command_reported_once_per_word() -> None:
     t = CallTracker()
     t.handle_tapi(newcall("a", "k"))
-    first = t.handle_tapi(ev(UnknownCommand("LINE_CALLINFO foo"), "k"))
+    first = tapi(t.handle_tapi(ev(UnknownCommand("LINE_CALLINFO foo"), "k")))
     assert codes(first) == [DiagnosticCode.UNKNOWN_COMMAND]
     assert "LINE_CALLINFO" in first[0].message  # type: ignore[union-attr]
-    assert t.handle_tapi(ev(UnknownCommand("line_callinfo bar"), "k")) == []
+    assert tapi(t.handle_tapi(ev(UnknownCommand("line_callinfo bar"), "k"))) == []
     assert codes(t.handle_tapi(ev(UnknownCommand("LINE_MONITORDIGITS 1"), "k"))) == [
         DiagnosticCode.UNKNOWN_COMMAND
     ]
@@ -319,7 +320,7 @@ def test_extractor_diagnostics_come_first() -> None:
     event = ExtractedEvent(
         TapiEvent(TargetSpec(), NewCallCommand("a")), "k", "header", frame("k"), (legacy,)
     )
-    assert t.handle_tapi(event) == [legacy, NewCall("a", "k")]
+    assert tapi(t.handle_tapi(event)) == [legacy, NewCall("a", "k")]
 
 
 def test_too_many_lines_on_one_call() -> None:
@@ -339,7 +340,7 @@ def test_hangup_safety_net_synthesizes_idle() -> None:
     t.handle_tapi(newcall("b", "k"))
     t.handle_tapi(state(IDLE, "k", include=("a",)))
     message = ami_hangup("k")
-    out = t.handle(message)
+    out = tapi(t.handle(message))
     assert codes(out) == [DiagnosticCode.MISSING_IDLE]
     assert out[0].frame is message  # type: ignore[union-attr]
     assert out[1:] == [CallState("b", "k", IDLE, synthesized=True)]
@@ -350,15 +351,15 @@ def test_hangup_of_a_finished_or_unknown_call_is_quiet() -> None:
     t = CallTracker()
     t.handle_tapi(newcall("a", "k"))
     t.handle_tapi(state(IDLE, "k"))
-    assert t.handle(ami_hangup("k")) == []
-    assert t.handle(ami_hangup("other")) == []
-    assert t.handle(ami(("Event", "Hangup"))) == []
+    assert tapi(t.handle(ami_hangup("k"))) == []
+    assert tapi(t.handle(ami_hangup("other"))) == []
+    assert tapi(t.handle(ami(("Event", "Hangup")))) == []
 
 
 def test_hangup_header_spelling_is_case_insensitive() -> None:
     t = CallTracker()
     t.handle_tapi(newcall("a", "k"))
-    out = t.handle(ami(("event", "hangup"), ("UniqueID", "k")))
+    out = tapi(t.handle(ami(("event", "hangup"), ("UniqueID", "k"))))
     assert out[1:] == [CallState("a", "k", IDLE, synthesized=True)]
 
 
@@ -371,13 +372,13 @@ def test_event_names_dispatch_in_any_spelling_and_the_memo_stays_bounded() -> No
     t = CallTracker()
     other = CallTracker()
     for n in range(tracker_module._DISPATCH_MAX * 2 + 3):
-        assert t.handle(ami(("Event", f"Custom{n}"), ("Uniqueid", "k"))) == []
+        assert tapi(t.handle(ami(("Event", f"Custom{n}"), ("Uniqueid", "k")))) == []
         assert len(t._dispatch) <= tracker_module._DISPATCH_MAX
     # The memo is the tracker's own: another tracker learnt nothing.
     assert "Custom1" not in other._dispatch
     for spelling in ("Hangup", "hangup", " HANGUP\t"):
         t.handle_tapi(newcall("a", "k"))
-        out = t.handle(ami(("Event", spelling), ("Uniqueid", "k")))
+        out = tapi(t.handle(ami(("Event", spelling), ("Uniqueid", "k"))))
         assert out[1:] == [CallState("a", "k", IDLE, synthesized=True)], spelling
     for spelling in ("UserEvent", "userevent", "USEREVENT"):
         message = ami(
@@ -386,7 +387,9 @@ def test_event_names_dispatch_in_any_spelling_and_the_memo_stays_bounded() -> No
             ("UserEvent", "TAPI"),
             ("TAPIEVENT", "LINE_NEWCALL b"),
         )
-        assert t.handle(message) == [NewCall("b", "k2", LineCallOrigin.UNKNOWN, None)], spelling
+        assert tapi(t.handle(message)) == [NewCall("b", "k2", LineCallOrigin.UNKNOWN, None)], (
+            spelling
+        )
         t.handle_tapi(state(IDLE, "k2"))
 
 
@@ -394,14 +397,14 @@ def test_reconcile_ends_calls_that_are_not_live() -> None:
     t = CallTracker()
     for key in ("k1", "k2", "k3"):
         t.handle_tapi(newcall("a", key))
-    out = t.reconcile(["k2", "unrelated"])
+    out = tapi(t.reconcile(["k2", "unrelated"]))
     assert codes(out) == [DiagnosticCode.STALE_CALL, DiagnosticCode.STALE_CALL]
     assert [e for e in out if isinstance(e, CallState)] == [
         CallState("a", "k1", IDLE, synthesized=True),
         CallState("a", "k3", IDLE, synthesized=True),
     ]
     assert [c.call_key for c in t.snapshot()] == ["k2"]
-    assert t.reconcile(["k2"]) == []
+    assert tapi(t.reconcile(["k2"])) == []
 
 
 def test_max_calls_evicts_the_oldest() -> None:
@@ -409,7 +412,7 @@ def test_max_calls_evicts_the_oldest() -> None:
     t.handle_tapi(newcall("a", "k1"))
     t.handle_tapi(newcall("b", "k1"))
     t.handle_tapi(newcall("a", "k2"))
-    out = t.handle_tapi(newcall("a", "k3"))
+    out = tapi(t.handle_tapi(newcall("a", "k3")))
     assert codes(out) == [DiagnosticCode.CALL_EVICTED]
     assert out[1:] == [
         CallState("a", "k1", IDLE, synthesized=True),
@@ -436,13 +439,13 @@ def test_banner_and_unrelated_messages() -> None:
     t = CallTracker()
     assert t.server_version is None
     assert not t.uses_channel_id()
-    assert t.handle(AST22) == []
+    assert tapi(t.handle(AST22)) == []
     assert t.server_version == (11, 0, 0)
     assert t.uses_channel_id()
-    assert t.handle(ami(("Response", "Success"), ("ActionID", "x"))) == []
-    assert t.handle(ami(("Event", "Newexten"), ("Uniqueid", "k"))) == []
-    assert t.handle(ami(("Output", "no event at all"))) == []
-    assert t.handle(Message(())) == []
+    assert tapi(t.handle(ami(("Response", "Success"), ("ActionID", "x")))) == []
+    assert tapi(t.handle(ami(("Event", "Newexten"), ("Uniqueid", "k")))) == []
+    assert tapi(t.handle(ami(("Output", "no event at all")))) == []
+    assert tapi(t.handle(Message(()))) == []
 
 
 @pytest.mark.parametrize(
@@ -582,10 +585,10 @@ def test_originated_call_newcall_is_attached_silently(newcall_first: bool) -> No
     success = originate_response(handle.action_id, "Success", key)
     out: list[OutputEvent] = []
     if not newcall_first:
-        out += t.handle(success)
+        out += tapi(t.handle(success))
     out += t.handle_tapi(newcall("line_1", key))
     if newcall_first:
-        out += t.handle(success)
+        out += tapi(t.handle(success))
     assert out == []  # no NewCall: the application knows this call from make_call
     assert t.pending_count == 0
     assert t.snapshot() == (
@@ -601,8 +604,8 @@ def test_originated_call_newcall_is_attached_silently(newcall_first: bool) -> No
     )
     assert t.call_key_of(handle) == key
     assert t.action_id_of(key) == handle.action_id
-    assert t.handle_tapi(state(CONNECTED, key)) == [CallState("line_1", key, CONNECTED)]
-    assert t.handle_tapi(state(IDLE, key)) == [CallState("line_1", key, IDLE)]
+    assert tapi(t.handle_tapi(state(CONNECTED, key))) == [CallState("line_1", key, CONNECTED)]
+    assert tapi(t.handle_tapi(state(IDLE, key))) == [CallState("line_1", key, IDLE)]
     assert t.call_count == 0 and t.call_key_of(handle) is None
 
 
@@ -629,8 +632,8 @@ def test_other_lines_still_get_newcall_for_an_originated_call() -> None:
     t.handle(AST22)
     handle, _ = t.make_call("line_1", "1", context="c", channel="PJSIP/1")
     key = handle.origination_id
-    assert t.handle_tapi(newcall("line_2", key)) == [NewCall("line_2", key)]
-    assert t.handle_tapi(newcall("line_1", key)) == []
+    assert tapi(t.handle_tapi(newcall("line_2", key))) == [NewCall("line_2", key)]
+    assert tapi(t.handle_tapi(newcall("line_1", key))) == []
     assert t.handle_tapi(newcall("line_1", key))[0].code == DiagnosticCode.DUPLICATE_NEWCALL  # type: ignore[union-attr]
 
 
@@ -650,14 +653,14 @@ def test_originate_failure_ends_the_handle(reason: str, mode: LineDisconnectMode
     t.handle(AST22)
     handle, _ = t.make_call("line_1", "1", context="c", channel="PJSIP/1")
     key = handle.origination_id
-    assert t.handle(originate_response(handle.action_id, "Failure", "<unknown>", reason)) == [
+    assert tapi(t.handle(originate_response(handle.action_id, "Failure", "<unknown>", reason))) == [
         CallState("line_1", key, DISCONNECTED, mode, synthesized=True),
         CallState("line_1", key, IDLE, synthesized=True),
     ]
     assert t.pending_count == 0 and t.call_count == 0
     assert t.call_key_of(handle) is None
     # Its id is free again, and a repeated response is not ours any more.
-    assert t.handle(originate_response(handle.action_id, "Failure", "<unknown>")) == []
+    assert tapi(t.handle(originate_response(handle.action_id, "Failure", "<unknown>"))) == []
 
 
 def test_originate_response_of_other_sessions_is_ignored() -> None:
@@ -666,9 +669,9 @@ def test_originate_response_of_other_sessions_is_ignored() -> None:
     handle, _ = t.make_call("line_1", "1", context="c", channel="PJSIP/1")
     t.handle_tapi(newcall("line_1", "live"))
     # Broadcast: another session's ActionID, even naming our call key.
-    assert t.handle(originate_response("someone-else", "Failure", "live", "0")) == []
+    assert tapi(t.handle(originate_response("someone-else", "Failure", "live", "0"))) == []
     # Our ActionID, but another ChannelId in Uniqueid: another client reusing ids.
-    assert t.handle(originate_response(handle.action_id, "Failure", "live", "0")) == []
+    assert tapi(t.handle(originate_response(handle.action_id, "Failure", "live", "0"))) == []
     assert t.pending_count == 1
     assert [c.call_key for c in t.snapshot()] == ["live"]
 
@@ -679,7 +682,7 @@ def test_failure_after_newcall_attached_never_kills_the_live_call() -> None:
     handle, _ = t.make_call("line_1", "1", context="c", channel="PJSIP/1")
     key = handle.origination_id
     t.handle_tapi(newcall("line_1", key))
-    assert t.handle(originate_response(handle.action_id, "Failure", key, "0")) == []
+    assert tapi(t.handle(originate_response(handle.action_id, "Failure", key, "0"))) == []
     assert t.pending_count == 0
     assert t.snapshot()[0].lines == ("line_1",)
 
@@ -716,8 +719,10 @@ def test_newcall_before_anything_identifies_the_call_is_reported_then_attached()
     t = CallTracker()
     t.handle(AST22)
     handle, _ = t.make_call("line_1", "1", context="c", channel="P/1", use_channel_id=False)
-    assert t.handle_tapi(newcall("line_1", "1795667861.49")) == [NewCall("line_1", "1795667861.49")]
-    out = t.handle(originate_response(handle.action_id, "Success", "1795667861.49"))
+    assert tapi(t.handle_tapi(newcall("line_1", "1795667861.49"))) == [
+        NewCall("line_1", "1795667861.49")
+    ]
+    out = tapi(t.handle(originate_response(handle.action_id, "Success", "1795667861.49")))
     assert codes(out) == [DiagnosticCode.ORIGINATE_NOT_FILTERED]
     assert t.call_key_of(handle) == "1795667861.49"
     assert t.pending_count == 0
@@ -729,10 +734,10 @@ def test_answered_originate_without_newcall_is_not_leaked() -> None:
     handle, _ = t.make_call("line_1", "1", context="c", channel="P/1")
     key = handle.origination_id
     # Hangup before the response: wait for the response's reason.
-    assert t.handle(ami_hangup(key)) == []
+    assert tapi(t.handle(ami_hangup(key))) == []
     assert t.pending_count == 1
     t.handle(originate_response(handle.action_id, "Success", key))
-    out = t.handle(ami_hangup(key))
+    out = tapi(t.handle(ami_hangup(key)))
     assert codes(out) == [DiagnosticCode.MISSING_NEWCALL]
     assert out[1:] == [CallState("line_1", key, IDLE, synthesized=True)]
     assert t.pending_count == 0
@@ -743,7 +748,7 @@ def test_reconcile_ends_pending_originates_without_a_live_channel() -> None:
     t.handle(AST22)
     alive, _ = t.make_call("l", "1", context="c", channel="P/1")
     gone, _ = t.make_call("l", "1", context="c", channel="P/1")
-    out = t.reconcile([alive.origination_id])
+    out = tapi(t.reconcile([alive.origination_id]))
     assert codes(out) == [DiagnosticCode.STALE_CALL]
     assert out[1:] == [CallState("l", gone.origination_id, IDLE, synthesized=True)]
     assert t.pending_count == 1
@@ -775,26 +780,26 @@ def test_variable_path_with_a_local_channel(banner: Banner | None, newcall_first
     assert "ChannelId" not in dict(action.headers)
     assert t.call_key_of(handle) is None
     # Both halves of the Local channel report the variable: two candidates.
-    assert t.handle(var_set("1.6", handle.origination_id, "Local/bob@p-0003;1")) == []
-    assert t.handle(var_set("1.7", handle.origination_id, "Local/bob@p-0003;2")) == []
+    assert tapi(t.handle(var_set("1.6", handle.origination_id, "Local/bob@p-0003;1"))) == []
+    assert tapi(t.handle(var_set("1.7", handle.origination_id, "Local/bob@p-0003;2"))) == []
     # Other values and variables do not count.
-    assert t.handle(var_set("9.9", "someone-else", "X/1")) == []
+    assert tapi(t.handle(var_set("9.9", "someone-else", "X/1"))) == []
     assert t.call_key_of(handle) is None
     assert t.hangup(handle) == Action("Hangup", (("Channel", "Local/bob@p-0003;1"),))
     success = originate_response(handle.action_id, "Success", "1.6")
     out: list[OutputEvent] = []
     if not newcall_first:
-        out += t.handle(success)
+        out += tapi(t.handle(success))
     out += t.handle_tapi(newcall("line_1", "1.6", channel="Local/bob@p-0003;1"))
     if newcall_first:
-        out += t.handle(success)
+        out += tapi(t.handle(success))
     assert out == []
     assert t.call_key_of(handle) == "1.6"
     assert t.pending_count == 0
     # The other half's id was forgotten: it is an ordinary id again.
     assert t._originates.by_candidate == {} and t._originates.by_origination == {}
-    assert t.handle(ami_hangup("1.7")) == []
-    out = t.handle(ami_hangup("1.6"))
+    assert tapi(t.handle(ami_hangup("1.7"))) == []
+    out = tapi(t.handle(ami_hangup("1.6")))
     assert codes(out) == [DiagnosticCode.MISSING_IDLE]
     assert t.call_count == 0
 
@@ -804,7 +809,7 @@ def test_variable_path_second_half_can_be_the_key() -> None:
     handle, _ = t.make_call("line_1", "1", context="c", channel="Local/x@p")
     t.handle(var_set("1.6", handle.origination_id, "Local/x@p-1;1"))
     t.handle(var_set("1.7", handle.origination_id, "Local/x@p-1;2"))
-    assert t.handle_tapi(newcall("line_1", "1.7")) == []
+    assert tapi(t.handle_tapi(newcall("line_1", "1.7"))) == []
     assert t.call_key_of(handle) == "1.7"
 
 
@@ -812,7 +817,7 @@ def test_variable_path_failure_uses_the_origination_id() -> None:
     t = CallTracker()
     t.handle(AST14)
     handle, _ = t.make_call("line_1", "1", context="c", channel="Zap/1")
-    out = t.handle(originate_response(handle.action_id, "Failure", "<null>", "5"))
+    out = tapi(t.handle(originate_response(handle.action_id, "Failure", "<null>", "5")))
     assert out == [
         CallState("line_1", handle.origination_id, DISCONNECTED, LineDisconnectMode.BUSY, True),
         CallState("line_1", handle.origination_id, IDLE, synthesized=True),
@@ -840,8 +845,8 @@ def test_asterisk_1_2_originate_events() -> None:
         ("ActionID", handle.action_id),
         ("Uniqueid", "1130000000.5"),
     )
-    assert t.handle(success) == []
-    assert t.handle_tapi(newcall("l", "1130000000.5")) == []
+    assert tapi(t.handle(success)) == []
+    assert tapi(t.handle_tapi(newcall("l", "1130000000.5"))) == []
     assert t.call_key_of(handle) == "1130000000.5"
 
 
@@ -954,7 +959,7 @@ def test_asterisk_1_2_user_event_shape() -> None:
         ("Uniqueid", k),
         ("TAPIEVENT", "LINE_NEWCALL line_1"),
     )
-    assert t.handle(newcall_12) == [NewCall("line_1", k)]
+    assert tapi(t.handle(newcall_12)) == [NewCall("line_1", k)]
     assert t.snapshot()[0].channel == "SIP/100-0a1b"
     # The connected hook runs on the callee: its own Uniqueid, the caller's in ~.
     hook = ami(
@@ -964,7 +969,7 @@ def test_asterisk_1_2_user_event_shape() -> None:
         ("Uniqueid", "1130000000.43"),
         ("TAPIEVENT", f"[~{k}&line_1] LINE_CALLSTATE LINECALLSTATE_CONNECTED"),
     )
-    assert t.handle(hook) == [CallState("line_1", k, CONNECTED)]
+    assert tapi(t.handle(hook)) == [CallState("line_1", k, CONNECTED)]
     assert t.snapshot()[0].channel == "SIP/100-0a1b"
     assert t.hangup(k) == Action("Hangup", (("Channel", "SIP/100-0a1b"),))
     hangup_12 = ami(
@@ -974,7 +979,7 @@ def test_asterisk_1_2_user_event_shape() -> None:
         ("Cause", "16"),
         ("Cause-txt", "Normal Clearing"),
     )
-    out = t.handle(hangup_12)
+    out = tapi(t.handle(hangup_12))
     assert codes(out) == [DiagnosticCode.MISSING_IDLE]
     assert out[1:] == [CallState("line_1", k, IDLE, synthesized=True)]
 
@@ -992,15 +997,15 @@ def user_event_14(body: str, *, name: str = "TAPI") -> Message:
 def test_asterisk_1_4_to_1_8_need_the_tilde() -> None:
     t = CallTracker()
     t.handle(Banner((1, 1), "Asterisk Call Manager/1.1"))
-    out = t.handle(user_event_14("LINE_NEWCALL line_1"))
+    out = tapi(t.handle(user_event_14("LINE_NEWCALL line_1")))
     assert codes(out) == [DiagnosticCode.NO_CALL_KEY]
     assert t.call_count == 0
     k = "1200000000.7"
-    assert t.handle(user_event_14(f"[~{k}] LINE_NEWCALL line_1")) == [NewCall("line_1", k)]
+    assert tapi(t.handle(user_event_14(f"[~{k}] LINE_NEWCALL line_1"))) == [NewCall("line_1", k)]
     assert codes(t.handle(user_event_14("LINE_CALLSTATE LINECALLSTATE_OFFERING"))) == [
         DiagnosticCode.NO_CALL_KEY
     ]
-    assert t.handle(user_event_14(f"[~{k}] LINE_CALLSTATE LINECALLSTATE_OFFERING")) == [
+    assert tapi(t.handle(user_event_14(f"[~{k}] LINE_CALLSTATE LINECALLSTATE_OFFERING"))) == [
         CallState("line_1", k, OFFERING)
     ]
     # The channel comes from the call's own later events (1.6-11 Newstate).
@@ -1016,7 +1021,7 @@ def test_asterisk_1_4_to_1_8_need_the_tilde() -> None:
         )
     )
     assert t.hangup(k) == Action("Hangup", (("Channel", "SIP/100-00000007"),))
-    assert t.handle(user_event_14(f"[~{k}] LINE_CALLSTATE LINECALLSTATE_IDLE")) == [
+    assert tapi(t.handle(user_event_14(f"[~{k}] LINE_CALLSTATE LINECALLSTATE_IDLE"))) == [
         CallState("line_1", k, IDLE)
     ]
     assert t.call_count == 0
@@ -1029,7 +1034,7 @@ def test_legacy_pipe_syntax_on_1_6_plus() -> None:
         ("Privilege", "user,all"),
         ("UserEvent", "TAPI|TAPIEVENT: [~1200000000.8] LINE_NEWCALL line_1"),
     )
-    out = t.handle(message)
+    out = tapi(t.handle(message))
     assert codes(out) == [DiagnosticCode.LEGACY_SYNTAX]
     assert out[1:] == [NewCall("line_1", "1200000000.8")]
 
@@ -1048,8 +1053,8 @@ def test_asterisk_10_11_uniqueid_without_channel() -> None:
             ("TAPIEVENT", body),
         )
 
-    assert t.handle(ue("LINE_NEWCALL line_1")) == [NewCall("line_1", k)]
-    assert t.handle(ue("SET CALLERID Dave <5550400>")) == [
+    assert tapi(t.handle(ue("LINE_NEWCALL line_1"))) == [NewCall("line_1", k)]
+    assert tapi(t.handle(ue("SET CALLERID Dave <5550400>"))) == [
         CallInfo("line_1", k, LineCallInfoState.CALLERID, CallerId("Dave", "5550400"))
     ]
     with pytest.raises(LocalProtocolError, match="not known yet"):
@@ -1066,17 +1071,17 @@ def test_asterisk_10_11_uniqueid_without_channel() -> None:
         )
     )
     assert t.redirect(k, context="c", exten="e").get("Channel") == "SIP/trunk-0000002a"
-    assert t.handle(ue("LINE_CALLSTATE LINECALLSTATE_IDLE")) == [CallState("line_1", k, IDLE)]
+    assert tapi(t.handle(ue("LINE_CALLSTATE LINECALLSTATE_IDLE"))) == [CallState("line_1", k, IDLE)]
 
 
 def test_syntax_errors_and_empty_bodies_pass_through_as_diagnostics() -> None:
     t = CallTracker()
     t.handle(AST22)
-    out = t.handle(user_event_14("LINE_CALLSTATE LINECALLSTATE_NOSUCH"))
+    out = tapi(t.handle(user_event_14("LINE_CALLSTATE LINECALLSTATE_NOSUCH")))
     assert codes(out) == [DiagnosticCode.SYNTAX_ERROR]
-    out = t.handle(ami(("Event", "UserEvent"), ("UserEvent", "TAPI"), ("Uniqueid", "k")))
+    out = tapi(t.handle(ami(("Event", "UserEvent"), ("UserEvent", "TAPI"), ("Uniqueid", "k"))))
     assert codes(out) == [DiagnosticCode.EMPTY_BODY]
-    assert t.handle(ami(("Event", "UserEvent"), ("UserEvent", "Other"), ("X", "y"))) == []
+    assert tapi(t.handle(ami(("Event", "UserEvent"), ("UserEvent", "Other"), ("X", "y")))) == []
     assert t.call_count == 0
 
 
@@ -1114,10 +1119,10 @@ def test_make_call_on_asterisk_1_8_uses_the_variable(newcall_first: bool) -> Non
     frames_ += [newcall_18, response] if newcall_first else [response, newcall_18]
     out: list[OutputEvent] = []
     for message in frames_:
-        out += t.handle(message)
+        out += tapi(t.handle(message))
     assert out == []
     assert t.call_key_of(handle) == "1300000000.10"
     assert t.snapshot()[0].channel == "Local/bob@phones-originate-a1b2;1"
     assert t.hangup(handle) == Action("Hangup", (("Channel", "Local/bob@phones-originate-a1b2;1"),))
-    out = t.handle(user_event_14("[~1300000000.10] LINE_CALLSTATE LINECALLSTATE_CONNECTED"))
+    out = tapi(t.handle(user_event_14("[~1300000000.10] LINE_CALLSTATE LINECALLSTATE_CONNECTED")))
     assert out == [CallState("line_1", "1300000000.10", CONNECTED)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from events_support import tapi
 
 from tapievent import NEED_DATA, AMIDecoder
 from tapievent._diagnostics import DiagnosticCode
@@ -87,7 +88,7 @@ def feed(tracker: CallTracker, data: bytes) -> list[OutputEvent]:
     out: list[OutputEvent] = []
     while (frame := decoder.next_frame()) is not NEED_DATA:
         assert isinstance(frame, (Banner, Message))
-        out += tracker.handle(frame)
+        out += tapi(tracker.handle(frame))
     return out
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from events_support import tapi
 
 from tapievent import LocalProtocolError
 from tapievent._diagnostics import DiagnosticCode
@@ -74,10 +75,10 @@ def replay(
     for frame in frames(name):
         if keep is not None and isinstance(frame, Message) and not keep(frame):
             continue
-        out += tracker.handle(frame)
+        out += tapi(tracker.handle(frame))
         if isinstance(frame, Banner) and after_banner is not None:
             after_banner(tracker)
-    return out
+    return tapi(out)
 
 
 def sent_originates(name: str) -> dict[str, dict[str, str]]:
@@ -208,7 +209,7 @@ def test_06a_outbound_response_before_newcall() -> None:
     keys_seen: list[str | None] = []
     out: list[OutputEvent] = []
     for frame in frames(name):
-        out += tracker.handle(frame)
+        out += tapi(tracker.handle(frame))
         if isinstance(frame, Banner):
             call(tracker)
         keys_seen.append(tracker.call_key_of(handles[0]))
@@ -272,7 +273,7 @@ def test_06b_outbound_with_channel_id_and_a_reused_id() -> None:
 
     out: list[OutputEvent] = []
     for frame in frames(name):
-        out += tracker.handle(frame)
+        out += tapi(tracker.handle(frame))
         if isinstance(frame, Banner):
             calls(tracker)
         elif frame.get("UserEvent") == "TAPI" and "NEWCALL" in (frame.get("TAPIEVENT") or ""):
@@ -546,9 +547,9 @@ def test_12_ring_group_mid_call_snapshot_and_reconcile() -> None:
         ),
     )
     # A reconnect now, with the call still up: nothing changes.
-    assert tracker.reconcile([K12, "1795669868.16", "1795669868.18"]) == []
+    assert tapi(tracker.reconcile([K12, "1795669868.16", "1795669868.18"])) == []
     # ... and once it is gone, both lines get their synthesized IDLE.
-    out = tracker.reconcile([])
+    out = tapi(tracker.reconcile([]))
     assert normalise(out) == [
         diag(DiagnosticCode.STALE_CALL, K12),
         CallState(BOB, K12, IDLE, synthesized=True),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from events_support import tapi
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -106,7 +107,7 @@ def test_withdraw_frees_an_originate_that_was_never_sent() -> None:
     assert t._originates.by_candidate == {}
     # Its ids are free again, and nothing about it is ours any more.
     again, _ = t.make_call("l", "1", context="c", channel="P/1", channel_id="pinned")
-    assert t.handle(response(first.action_id, "Failure", "<unknown>")) == []
+    assert tapi(t.handle(response(first.action_id, "Failure", "<unknown>"))) == []
     assert t.handle_tapi(newcall("l", second.origination_id)) != []  # an ordinary new call
     assert t.originate_state(again) is OriginateState.KEYED
     with pytest.raises(LocalProtocolError, match="not a pending originate"):
@@ -132,7 +133,7 @@ def test_variable_path_withdraw_and_refusal_through_the_action_result() -> None:
     t.withdraw(handle)
     assert t._originates.by_origination == {}
     handle, _ = t.make_call("l", "1", context="c", channel="P/1")
-    out = t.handle_action_result(refusal(handle.action_id))
+    out = tapi(t.handle_action_result(refusal(handle.action_id)))
     assert out[1:] == [
         CallState("l", handle.origination_id, DISCONNECTED, UNAVAIL, synthesized=True),
         CallState("l", handle.origination_id, LineCallState.IDLE, synthesized=True),

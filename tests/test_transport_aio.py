@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -138,6 +139,22 @@ def test_inbound_call_full_event_sequence() -> None:
             assert kinds(seen) == INBOUND
             assert {ev.call_key for ev in seen if isinstance(ev, CallState)} == {call.unique_id}
             assert client.tracker.call_count == 0
+
+    run(scenario)
+
+
+def test_events_carry_the_time_their_bytes_were_read_and_the_source() -> None:
+    """The runtime, not the core, reads the clock: each event's time is when its bytes came."""
+
+    async def scenario() -> None:
+        async with FakeAsterisk() as fake, client_for(fake, lines=LINES, source="pbx-a") as client:
+            before = time.time()
+            await fake.inbound_call(list(LINES), answer_on="Local/bob")
+            seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
+            after = time.time()
+            assert seen
+            assert all(ev.time is not None and before <= ev.time <= after for ev in seen)
+            assert {ev.source for ev in seen} == {"pbx-a"}
 
     run(scenario)
 
@@ -454,15 +471,17 @@ def test_action_timeout_on_a_stalled_server() -> None:
 def test_slow_consumer_queue_is_bounded_and_drops_oldest() -> None:
     async def scenario() -> None:
         async with FakeAsterisk() as fake, client_for(fake, lines=LINES, queue_size=4) as client:
-            await fake.inbound_call(list(LINES))  # ten events, nobody reading
+            await fake.inbound_call(
+                list(LINES)
+            )  # twelve events (ten and two records), nobody reading
             await asyncio.sleep(0.2)
             assert len(client._buffer) == 4
             seen = await take_until(client, is_state("Local/bob", LineCallState.IDLE))
             overflow = seen[0]
             assert isinstance(overflow, Diagnostic) and overflow.code == "queue-overflow"
-            assert "6 oldest event(s) dropped" in overflow.message
-            assert kinds(seen[1:]) == INBOUND[-4:]
-            assert client.dropped_events == 6
+            assert "8 oldest event(s) dropped" in overflow.message
+            assert kinds(seen[1:]) == INBOUND[-2:]  # and bobbett's record; bob's follows
+            assert client.dropped_events == 8
 
     run(scenario)
 

@@ -115,6 +115,19 @@ def test_inbound_call_full_event_sequence(server: ThreadedFakeAsterisk) -> None:
             assert client.tracker.call_count == 0
 
 
+def test_events_carry_the_time_their_bytes_were_read_and_the_source(
+    server: ThreadedFakeAsterisk,
+) -> None:
+    with client_for(server, lines=LINES, source="pbx-b") as client:
+        before = time.time()
+        server.call(server.fake.inbound_call, list(LINES), answer_on="Local/bob")
+        seen = take_until(client, is_state("Local/bob", LineCallState.IDLE))
+        after = time.time()
+        assert seen
+        assert all(ev.time is not None and before <= ev.time <= after for ev in seen)
+        assert {ev.source for ev in seen} == {"pbx-b"}
+
+
 @pytest.mark.parametrize("response_first", [False, True], ids=["newcall-first", "response-first"])
 @pytest.mark.parametrize("ami_version", ["11.0.0", "1.3"], ids=["channelid", "varset"])
 def test_make_call_newcall_is_filtered_but_states_arrive(
@@ -345,9 +358,9 @@ def test_slow_consumer_queue_is_bounded_and_drops_oldest(server: ThreadedFakeAst
         seen = take_until(client, is_state("Local/bob", LineCallState.IDLE))
         overflow = seen[0]
         assert isinstance(overflow, Diagnostic) and overflow.code == "queue-overflow"
-        assert "6 oldest event(s) dropped" in overflow.message
-        assert kinds(seen[1:]) == INBOUND[-4:]
-        assert client.dropped_events == 6
+        assert "8 oldest event(s) dropped" in overflow.message
+        assert kinds(seen[1:]) == INBOUND[-2:]  # and bobbett's record; bob's follows
+        assert client.dropped_events == 8
 
 
 def test_without_reconnect_a_lost_connection_ends_the_events(

@@ -486,6 +486,9 @@ port = 5071
 context = from-internal
 channel = {line}
 transfer_context = transfers
+
+[link]
+insecure_no_link_token = yes
 """
 
 
@@ -496,6 +499,7 @@ def test_config_reads_every_section_and_hides_the_secret() -> None:
     assert (config.listen_host, config.listen_port) == ("127.0.0.1", 5071)
     assert config.dial.transfer_context == "transfers"
     assert config.secret == "s3cret" and "s3cret" not in repr(config)
+    assert config.link_token is None  # the explicit opt-out of [link]
 
 
 @pytest.mark.parametrize(
@@ -503,7 +507,7 @@ def test_config_reads_every_section_and_hides_the_secret() -> None:
     [
         (GOOD, r"no \[ami\] secret and \$TAPIEVENT_SECRET is not set"),
         (GOOD.replace("auth = plain", "auth = none\nsecret = x"), "auth must be md5 or plain"),
-        (GOOD + "[bridge]\n", "(?i)line 15.*section 'bridge' already exists"),
+        (GOOD + "[bridge]\n", "(?i)line 18.*section 'bridge' already exists"),
         (
             GOOD.replace("port = 5071", "listen = 0.0.0.0\nsecret=x").replace(
                 "[ami]", "[ami]\nsecret = x"
@@ -544,7 +548,11 @@ def test_docs_examples_run(tmp_path: Path) -> None:
 
 def test_docs_ini_example_is_a_valid_config() -> None:
     ((_, text),) = blocks("tsp.md", "ini")
-    config = parse_config(text, source="docs/tsp.md", environ={"TAPIEVENT_SECRET": "x"})
+    token = "9e" * 32  # the installer's LinkToken, as the registry would hold it
+    config = parse_config(
+        text, source="docs/tsp.md", environ={"TAPIEVENT_SECRET": "x"}, registry_token=lambda: token
+    )
+    assert config.link_token == token
     assert (config.ami_host, config.auth, config.lines) == (
         "192.0.2.10",
         "md5",

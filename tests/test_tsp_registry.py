@@ -90,7 +90,12 @@ def test_not_an_export_is_refused() -> None:
 
 
 def test_the_bridge_configuration_comes_from_the_key() -> None:
-    value = TspSettings(username="tapi", user_channel="PJSIP/100", lines=("PJSIP/100", "PJSIP/101"))
+    value = TspSettings(
+        username="tapi",
+        user_channel="PJSIP/100",
+        lines=("PJSIP/100", "PJSIP/101"),
+        link_token="7a" * 32,
+    )
     config = bridge_config(value, "secret")
     assert isinstance(config, BridgeConfig)
     assert config.lines == ("PJSIP/100", "PJSIP/101")
@@ -103,6 +108,9 @@ def test_the_bridge_configuration_comes_from_the_key() -> None:
         bridge_config(value, "")
     with pytest.raises(RegistryError, match="AmiUser is empty"):
         bridge_config(TspSettings(), "secret")
+    # Issue 16: a key without the installer's LinkToken must not serve any local shim.
+    with pytest.raises(RegistryError, match="LinkToken is missing: repair the installation"):
+        bridge_config(attrs.evolve(value, link_token=""), "secret")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="checks the message given off Windows")

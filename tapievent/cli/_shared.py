@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import enum
 import getpass
 import json
@@ -44,6 +45,7 @@ from ..dialplan.render import DialplanError, asterisk_version
 from ..model import (
     CallerId,
     CallInfo,
+    CallRecord,
     CallState,
     Diagnostic,
     LineCallState,
@@ -70,6 +72,7 @@ __all__ = [
     "event_dict",
     "event_json",
     "event_text",
+    "iso_time",
     "port_number",
     "print_events",
     "printable",
@@ -258,8 +261,48 @@ def _state_text(event: CallState) -> str:
     return text
 
 
+def iso_time(time: float | None) -> str | None:
+    """POSIX seconds as ISO 8601 in UTC with microseconds (``...T04:40:01.123456+00:00``)."""
+    if time is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(time, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="microseconds")
+
+
+def _text_time(time: float | None) -> str:
+    # The text column: UTC to the millisecond, the date included (a capture
+    # or a monitor may run past midnight).
+    if time is None:
+        return ""
+    moment = datetime.datetime.fromtimestamp(time, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z "
+
+
+def _record_text(record: CallRecord) -> str:
+    # The durations only when the times are known (a replay without timings has none).
+    text = f"{record.disposition.value}, {record.direction.value}"
+    if record.answered_by is not None and record.answered_by != record.line:
+        text += f" (answered by {record.answered_by})"
+    if record.ring_seconds is not None:
+        text += f", rang {record.ring_seconds:.1f} s"
+    if record.answered_by == record.line and record.talk_seconds is not None:
+        text += f", talked {record.talk_seconds:.1f} s"
+    if record.caller_id is not None:
+        text += f", from {caller_id_text(record.caller_id)}"
+    if len(record.lines) > 1:
+        text += f", offered to {' '.join(record.lines)}"
+    if record.cause is not None:
+        text += f", hangup cause {record.cause}"
+    if record.synthesized:
+        text += " [synthesized by tapievent]"
+    return text
+
+
 def _event_text(event: OutputEvent, width: int) -> str:
-    if isinstance(event, NewCall):
+    if isinstance(event, CallRecord):
+        line, kind = event.line, "RECORD"
+        detail = _record_text(event)
+    elif isinstance(event, NewCall):
         line, kind = event.line, "NEWCALL"
         detail = "new call"
         if event.caller_id is not None:
@@ -281,11 +324,13 @@ def _event_text(event: OutputEvent, width: int) -> str:
 
 
 def event_text(event: OutputEvent, width: int = _LINE_WIDTH) -> str:
-    """One human-readable line: line (in a ``width`` column), kind, details, call.
+    """One human-readable line: [time] [source] line (in a ``width`` column), kind, details, call.
 
-    Bytes that were not UTF-8 show as ``\\xNN``.
+    The time (UTC) shows when the event has one, the source in brackets
+    when it is set. Bytes that were not UTF-8 show as ``\\xNN``.
     """
-    return printable(_event_text(event, width))
+    source = f"[{event.source}] " if event.source else ""
+    return printable(_text_time(event.time) + source + _event_text(event, width))
 
 
 def line_width(events: Iterable[OutputEvent], lines: Iterable[str] = ()) -> int:
@@ -306,12 +351,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_TIME_FIELDS = frozenset({"time", "start", "answer", "end"})
+
+
 def event_dict(event: OutputEvent) -> dict[str, Any]:
-    """The event's fields as JSON-ready values (enums by name, no AMI frame)."""
+    """The event's fields as JSON-ready values (enums by name, no AMI frame).
+
+    Every event has ``time`` (ISO 8601, UTC, or null when unknown); ``source``
+    is there when set. A call record's times are ISO 8601 too, its
+    ``ring_seconds`` and ``talk_seconds`` numbers.
+    """
     out: dict[str, Any] = {"event": type(event).__name__}
     for field in attrs.fields(type(event)):
         value = getattr(event, field.name)
-        if isinstance(value, Message):
+        if isinstance(value, Message) or (field.name == "source" and not value):
+            continue
+        if field.name in _TIME_FIELDS:
+            out[field.name] = iso_time(value)
             continue
         if field.name == "mode":
             # The raw LINE_CALLSTATE dwParam2, as TAPI would receive it.
@@ -323,6 +379,11 @@ def event_dict(event: OutputEvent) -> dict[str, Any]:
             out["mode_name"] = _flag_name(LineDisconnectMode(event.mode))
     if isinstance(event, Diagnostic) and event.frame is not None:
         out["frame_event"] = event.frame.event
+    if isinstance(event, CallRecord):
+        out["time"] = iso_time(event.time)
+        for name in ("ring_seconds", "talk_seconds"):
+            value = getattr(event, name)
+            out[name] = None if value is None else round(value, 6)
     return out
 
 

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print_events(replay(data, stats=stats), "text")
     assert stats.tracker is not None
     print(
-        f"\n{len(data)} bytes, {stats.frames} AMI messages -> {stats.events} TAPI events; "
-        f"calls still tracked: {stats.tracker.call_count}."
+        f"\n{len(data)} bytes, {stats.frames} AMI messages -> {stats.events} TAPI events "
+        f"and {stats.records} call records; calls still tracked: {stats.tracker.call_count}."
     )
     return 0

@@ -8,7 +8,6 @@ Ctrl-C logs off and exits with status 0.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 
 from ..transports.aio import AsyncClient, connect
@@ -25,6 +24,7 @@ from ._shared import (
     line_width,
     run_client_command,
     wait_for_stop,
+    wire_text,
 )
 from .monitor_mqtt import add_mqtt_option
 from .monitor_store import Stores, add_store_options, open_stores
@@ -45,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_connection_arguments(parser)
     add_line_argument(parser, "only follow this line (repeatable; default: every line)")
     add_format_argument(parser)
+    parser.add_argument(
+        "--name",
+        type=wire_text,
+        help="name this PBX on every event and call record (default: the --host value)",
+    )
     add_log_arguments(parser)
     add_store_options(parser)  # --db FILE, --record PATH
     parser.set_defaults(func=run)
@@ -65,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _monitor(args: argparse.Namespace, secret: str, port: int, *, stores: Stores) -> int:
-    options = connect_options(args, secret, lines=args.lines, on_receive=stores.on_receive)
+    source = args.name if args.name is not None else args.host
+    options = connect_options(
+        args, secret, lines=args.lines, source=source, on_receive=stores.on_receive
+    )
     client = await connect(args.host, port, **options)
     print(
         f"connected to {args.host}:{port} as {args.user}; waiting for TAPI events (Ctrl-C stops)",
@@ -84,8 +92,9 @@ async def _monitor(args: argparse.Namespace, secret: str, port: int, *, stores: 
                 print(event_json(event), flush=True)
                 continue
             width = max(width, line_width([event]))
-            stamp = datetime.datetime.now().strftime("%H:%M:%S")
-            print(f"{stamp} {event_text(event, width)}", flush=True)
+            # Each event shows its own time (UTC): when its bytes arrived,
+            # or Asterisk's Timestamp: (timestampevents=yes).
+            print(event_text(event, width), flush=True)
 
     await wait_for_stop(client, printer)
     return 0

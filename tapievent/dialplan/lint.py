@@ -146,24 +146,8 @@ class _Linter:
         return self.findings
 
     def user_event(self, step: Priority) -> None:
-        v = self.version
-        args = split_first(step.data, v) if v < (1, 4) else split_args(step.data, v)
-        name = args[0].text.strip()
-        bodies: list[Arg]
-        if name.upper() == "TAPI":
-            bodies = args[1:]
-        elif name.upper().startswith("TAPI|") and v >= (1, 6):
-            bar = args[0].text.index("|")
-            self.add(
-                step,
-                args[0].offset_of(bar),
-                ERROR,
-                "pipe-separator",
-                "'|' separates arguments only on Asterisk 1.2/1.4; here the whole text becomes "
-                "the event name and the event has no TAPIEVENT body: write UserEvent(TAPI,...)",
-            )
-            bodies = [args[0].sub(bar + 1)]
-        else:
+        bodies = self.tapi_bodies(step)
+        if bodies is None:
             return
         found = 0
         for body in bodies:
@@ -186,21 +170,7 @@ class _Linter:
                 )
                 continue
             if not match.group(3):
-                dropped = v >= (12,)
-                self.add(
-                    step,
-                    body.offset_of(match.end(1)),
-                    ERROR if dropped else WARNING,
-                    "missing-colon",
-                    "no ':' after TAPIEVENT: "
-                    + (
-                        "Asterisk 12+ silently drops an argument without ':', so this event "
-                        "never arrives"
-                        if dropped
-                        else "Asterisk 12+ would silently drop this argument; tapievent "
-                        "accepts it with a diagnostic"
-                    ),
-                )
+                self.missing_colon(step, body.offset_of(match.end(1)))
             self.tapievent(step, body.sub(match.end()))
         if not found:
             self.add_at(
@@ -210,6 +180,44 @@ class _Linter:
                 "empty-body",
                 "UserEvent(TAPI...) without a 'TAPIEVENT: ...' argument: tapievent ignores it",
             )
+
+    def tapi_bodies(self, step: Priority) -> list[Arg] | None:
+        """The arguments of ``UserEvent(TAPI, ...)`` that may hold a body; ``None`` for
+        another event. ``UserEvent(TAPI|...)`` on 1.6+ is reported: its one body is lost."""
+        v = self.version
+        args = split_first(step.data, v) if v < (1, 4) else split_args(step.data, v)
+        name = args[0].text.strip()
+        if name.upper() == "TAPI":
+            return args[1:]
+        if not (name.upper().startswith("TAPI|") and v >= (1, 6)):
+            return None
+        bar = args[0].text.index("|")
+        self.add(
+            step,
+            args[0].offset_of(bar),
+            ERROR,
+            "pipe-separator",
+            "'|' separates arguments only on Asterisk 1.2/1.4; here the whole text becomes "
+            "the event name and the event has no TAPIEVENT body: write UserEvent(TAPI,...)",
+        )
+        return [args[0].sub(bar + 1)]
+
+    def missing_colon(self, step: Priority, offset: int) -> None:
+        """``TAPIEVENT`` without ``:``: an error where Asterisk drops it (12+)."""
+        dropped = self.version >= (12,)
+        self.add(
+            step,
+            offset,
+            ERROR if dropped else WARNING,
+            "missing-colon",
+            "no ':' after TAPIEVENT: "
+            + (
+                "Asterisk 12+ silently drops an argument without ':', so this event never arrives"
+                if dropped
+                else "Asterisk 12+ would silently drop this argument; tapievent "
+                "accepts it with a diagnostic"
+            ),
+        )
 
     def try_exec(self, step: Priority) -> None:
         for offset, name in first_expansion_refs(step, CALLER_CONTROLLED):

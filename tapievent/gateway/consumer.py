@@ -263,17 +263,13 @@ class MqttPort:
     async def _run(self) -> None:
         import aiomqtt
 
+        from .mqttclient import Client
+
         while True:
             try:
-                async with aiomqtt.Client(**self.broker.client_options()) as client:
+                async with Client(**self.broker.client_options()) as client:
                     self._client = client
-                    for topic in self._filters():
-                        await client.subscribe(topic, qos=1)
-                    self._connected = True
-                    self._ready.set()
-                    async for message in client.messages:
-                        raw = message.payload if isinstance(message.payload, bytes) else b""
-                        self._on_message(str(message.topic), raw, message.properties)
+                    await self._connection(client)
             except aiomqtt.MqttError as exc:
                 logger.warning("broker %s:%d: %s", self.broker.host, self.broker.port, exc)
             finally:
@@ -286,6 +282,38 @@ class MqttPort:
                         )
                 self._say_service()
             await asyncio.sleep(self.retry_delay)
+
+    async def _connection(self, client: Any) -> None:
+        """Read the connection while subscribing; return or raise MqttError when it is lost.
+
+        aiomqtt's ``subscribe`` does not notice a lost connection (it waits
+        for the SUBACK until its 10 s timeout); reading ``client.messages``
+        fails at once, so a broker lost while subscribing is retried at once.
+        """
+        reading = asyncio.ensure_future(self._read(client))
+        subscribing = asyncio.ensure_future(self._subscribe(client))
+        try:
+            await asyncio.wait({reading, subscribing}, return_when=asyncio.FIRST_COMPLETED)
+            if reading.done():
+                reading.result()  # lost while subscribing: raises MqttError
+            subscribing.result()  # subscribed, or why not
+            self._connected = True
+            self._ready.set()
+            self._say_service()  # a status read while subscribing was not said
+            await reading
+        finally:
+            for task in (reading, subscribing):
+                task.cancel()
+            await asyncio.gather(reading, subscribing, return_exceptions=True)
+
+    async def _subscribe(self, client: Any) -> None:
+        for topic in self._filters():
+            await client.subscribe(topic, qos=1)
+
+    async def _read(self, client: Any) -> None:
+        async for message in client.messages:
+            raw = message.payload if isinstance(message.payload, bytes) else b""
+            self._on_message(str(message.topic), raw, message.properties)
 
     def _on_message(self, topic: str, raw: bytes, properties: Any) -> None:
         try:
@@ -301,7 +329,8 @@ class MqttPort:
             elif topic == self.topics.status:
                 online = isinstance(payload, dict) and payload.get("status") == "online"
                 self._online = online and payload.get("ami") == "up"  # type: ignore[union-attr]
-                self._say_service()
+                if self._connected:
+                    self._say_service()
             elif topic.endswith("/state"):
                 self._on_state(topic, payload)
             elif isinstance(payload, dict):

@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from .._events import LineEvent
 from ..model import (
     CallerId,
     CallInfo,
@@ -293,8 +294,11 @@ def _read_flag(cls: type[enum.IntFlag], value: object, where: str) -> Any:
     raise SchemeError(f"{where}: {value!r} is not a {cls.__name__}")
 
 
-def event_payload(event: OutputEvent) -> dict[str, Any]:
-    """The JSON object of one event (without the envelope the gateway adds)."""
+def event_payload(event: LineEvent) -> dict[str, Any]:
+    """The JSON object of one event (without the envelope the gateway adds).
+
+    Call records are not part of the scheme (the runtime does not publish them).
+    """
     out: dict[str, Any] = {"event": type(event).__name__}
     if isinstance(event, Diagnostic):
         out.update(code=str(event.code), message=encode_text(event.message))

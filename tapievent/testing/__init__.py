@@ -5,7 +5,8 @@ Three layers, one job each:
 - ``_pbx``: the PBX model, sans-IO — channels, calls, event masks, and the
   AMI messages Asterisk 22 would emit at each step of a call;
 - ``_server``: :class:`FakeAsterisk`, the asyncio server that serves that
-  model over loopback TCP or TLS, with fault injection;
+  model over loopback TCP or TLS, with fault injection; its answer to each
+  action is in ``_answers``, and ``_calls`` plays the model's call scripts;
 - ``_threaded``: :class:`ThreadedFakeAsterisk`, the same server on its own
   event loop in a thread, for blocking code.
 

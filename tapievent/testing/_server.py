@@ -3,9 +3,10 @@
 This module only carries out what the model decides: it accepts TCP (or
 TLS) connections, reads actions with ``AMIDecoder``, writes the model's
 replies and events with ``encode_message`` (so the project has exactly one
-AMI writer), waits where a call script asks it to, and injects faults on
-demand: cut a connection mid-frame, stall, send garbage, restart. What it
-speaks is listed in ``docs/testing.md``.
+AMI writer), and injects faults on demand: cut a connection mid-frame,
+stall, send garbage, restart. The answer to each action is in
+``_answers`` (one overridable method per action), the loop that plays a
+call script in ``_calls``. What it speaks is listed in ``docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ import ssl as _ssl
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from .._errors import RemoteProtocolError
-from ..ami_codec import NEED_DATA, AMIDecoder, Message, encode_banner, encode_message
+from ..ami_codec import NEED_DATA, Message, encode_banner
 from . import _manager as manager
-from ._manager import CLASSES, parse_mask, wanted
-from ._pbx import PBX, Call, Emit, Held, InboundCall, OriginateSettings, Script, Wait
+from ._answers import ActionAnswers, ClientConnection
+from ._calls import FakeCall, drive
+from ._pbx import PBX, InboundCall
 
 if TYPE_CHECKING:
     from ._threaded import ThreadedFakeAsterisk
@@ -33,40 +33,7 @@ __all__ = ["FakeAsterisk", "FakeCall"]
 logger = logging.getLogger("tapievent.testing")
 
 
-@attrs.define(eq=False)
-class FakeCall(Call):
-    """A call the fake server is running (inbound or originated).
-
-    ``unique_id`` is the call key a TAPI client tracks: the Uniqueid of the
-    channel running the dialplan that raised LINE_NEWCALL. ``ended`` is set
-    when its last event is sent; ``hangup_requested`` when a Hangup action
-    (or :meth:`FakeAsterisk.hangup_call`) asks it to end.
-    """
-
-    ended: asyncio.Event = attrs.field(factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-    hangup_requested: asyncio.Event = attrs.field(factory=asyncio.Event)
-
-
-class _Connection:
-    """One client connection: its decoder, login state and event mask."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.decoder = AMIDecoder()
-        self.logged_in = False
-        self.username: str | None = None
-        self.challenge: str | None = None
-        self.mask: frozenset[str] = frozenset(CLASSES)
-        self.closing = False
-
-    def write(self, data: bytes) -> None:
-        if not self.closing and not self.writer.is_closing():
-            self.writer.write(data)
-
-
-class FakeAsterisk:
+class FakeAsterisk(ActionAnswers):
     """An AMI server on ``127.0.0.1`` that behaves like Asterisk 22 for a TAPI client.
 
     Use it as ``async with FakeAsterisk() as fake:`` (or ``await fake.start()``
@@ -142,7 +109,7 @@ class FakeAsterisk:
         self.pbx: PBX[FakeCall] = PBX(self._version)
         """The sans-IO model of the calls and channels this server reports."""
         self._server: asyncio.base_events.Server | None = None
-        self._clients: set[_Connection] = set()
+        self._clients: set[ClientConnection] = set()
         self._handlers: set[asyncio.Task[None]] = set()
 
     @property
@@ -246,11 +213,16 @@ class FakeAsterisk:
 
     # ------------------------------------------------------------------ connection handling
 
+    def broadcast(self, event: Message) -> None:
+        """Send an event to every logged-in client whose event mask takes it."""
+        for conn in list(self._clients):
+            self._send_event(conn, event)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
-        conn = _Connection(reader, writer)
+        conn = ClientConnection(reader, writer)
         self._clients.add(conn)
         self.connections += 1
         try:
@@ -286,166 +258,7 @@ class FakeAsterisk:
             if not writer.is_closing():
                 writer.close()
 
-    def _reply(self, conn: _Connection, request: Message, *pairs: tuple[str, str]) -> None:
-        if not self.stalled:
-            conn.write(encode_message(manager.reply(request, pairs)))
-
-    def _send_event(self, conn: _Connection, event: Message) -> None:
-        if self.stalled or not conn.logged_in or not wanted(event, conn.mask):
-            return
-        conn.write(encode_message(event))
-
-    def broadcast(self, event: Message) -> None:
-        """Send an event to every logged-in client whose event mask takes it."""
-        for conn in list(self._clients):
-            self._send_event(conn, event)
-
-    async def _on_action(self, conn: _Connection, action: Message) -> None:
-        self.actions.append(action)
-        name = (action.get("Action") or "").strip()
-        key = name.lower()
-        handler = getattr(self, f"_action_{key}", None)
-        if not name:
-            self._reply(conn, action, *manager.MISSING_ACTION)
-        elif not conn.logged_in and key not in manager.OPEN_ACTIONS:
-            self._reply(conn, action, *manager.PERMISSION_DENIED)
-        elif handler is None:
-            self._reply(conn, action, *manager.unknown_action(name))
-        else:
-            await handler(conn, action)
-
-    # ------------------------------------------------------------------ actions
-
-    async def _action_challenge(self, conn: _Connection, action: Message) -> None:
-        if (action.get("AuthType") or "").lower() != "md5":
-            self._reply(conn, action, ("Response", "Error"), ("Message", "Must specify AuthType"))
-            return
-        conn.challenge = self.pbx.new_challenge()
-        self._reply(conn, action, ("Response", "Success"), ("Challenge", conn.challenge))
-
-    async def _action_login(self, conn: _Connection, action: Message) -> None:
-        if conn.logged_in:
-            self._reply(conn, action, ("Response", "Success"), ("Message", "Already authenticated"))
-            return
-        ok = manager.login_accepted(action, self.username, self._secret, conn.challenge)
-        if not ok:
-            # Asterisk sleeps a second before answering a failed login, then
-            # hangs up (captures 03a-03c).
-            await asyncio.sleep(self.auth_failure_delay)
-            self._reply(conn, action, ("Response", "Error"), ("Message", "Authentication failed"))
-            with contextlib.suppress(Exception):
-                await conn.writer.drain()
-            conn.closing = True
-            conn.writer.close()
-            return
-        mask = parse_mask(action.get("Events"))
-        if mask is not None:
-            conn.mask = mask
-        conn.logged_in = True
-        conn.username = self.username
-        self.logins += 1
-        self._reply(conn, action, ("Response", "Success"), ("Message", "Authentication accepted"))
-        self._send_event(conn, manager.FULLY_BOOTED)
-
-    async def _action_logoff(self, conn: _Connection, action: Message) -> None:
-        self._reply(conn, action, ("Response", "Goodbye"), ("Message", "Thanks for all the fish."))
-        with contextlib.suppress(Exception):
-            await conn.writer.drain()
-        conn.closing = True
-        conn.writer.close()
-
-    async def _action_ping(self, conn: _Connection, action: Message) -> None:
-        loop = asyncio.get_running_loop()
-        self._reply(
-            conn,
-            action,
-            ("Response", "Success"),
-            ("Ping", "Pong"),
-            ("Timestamp", self.pbx.ping_timestamp(loop.time())),
-        )
-
-    async def _action_events(self, conn: _Connection, action: Message) -> None:
-        mask = parse_mask(action.get("EventMask"))
-        if mask is not None:
-            conn.mask = mask
-        self._reply(conn, action, ("Response", "Success"), ("Events", "On" if conn.mask else "Off"))
-
-    async def _action_coreshowchannels(self, conn: _Connection, action: Message) -> None:
-        if self.stalled:
-            return
-        self._reply(
-            conn,
-            action,
-            ("Response", "Success"),
-            ("EventList", "start"),
-            ("Message", "Channels will follow"),
-        )
-        for event in self.pbx.core_show_channels(action.get("ActionID")):
-            conn.write(encode_message(event))
-
-    async def _action_hangup(self, conn: _Connection, action: Message) -> None:
-        self._reply(conn, action, *manager.hangup_answer(self.pbx, action))
-        found = self.pbx.find_channel(action.get("Channel"))
-        if found is not None:
-            found[0].hangup_requested.set()
-
-    async def _action_redirect(self, conn: _Connection, action: Message) -> None:
-        self._reply(conn, action, *manager.redirect_answer(self.pbx, action))
-
-    async def _action_playdtmf(self, conn: _Connection, action: Message) -> None:
-        self._reply(conn, action, *manager.playdtmf_answer(self.pbx, action))
-
-    async def _action_originate(self, conn: _Connection, action: Message) -> None:
-        refusal = manager.originate_refusal(action, self.missing_extensions)
-        if refusal is not None:
-            self._reply(conn, action, *refusal)
-            return
-        self._reply(conn, action, *manager.success("Originate successfully queued"))
-        call = FakeCall(unique_id="")
-        settings = OriginateSettings(
-            line=self.originate_line,
-            response_first=self.originate_response_first,
-            answer_delay=self.answer_delay,
-            call_duration=self.call_duration,
-            busy_extensions=self.busy_extensions,
-            no_answer_extensions=self.no_answer_extensions,
-        )
-        call.task = asyncio.create_task(
-            self._drive(call, self.pbx.originate_script(call, action, settings))
-        )
-
     # ------------------------------------------------------------------ scripted calls
-
-    async def _drive(
-        self, call: FakeCall, script: Script, held: asyncio.Event | None = None
-    ) -> None:
-        """Carry out a call script of the model: send its events, do its waits."""
-        try:
-            step = next(script)
-            while True:
-                if isinstance(step, Emit):
-                    self.broadcast(step.message)
-                elif isinstance(step, Wait):
-                    await self._wait_or_hangup(call, step.seconds)
-                elif held is not None:
-                    assert isinstance(step, Held)
-                    held.set()
-                step = script.send(call.hangup_requested.is_set())
-        except StopIteration:
-            pass
-        finally:
-            script.close()  # cancelled mid-call: the model forgets the call
-            call.ended.set()
-            if held is not None:
-                held.set()
-
-    async def _wait_or_hangup(self, call: FakeCall, seconds: float | None) -> None:
-        """Sleep ``seconds`` (None: forever) unless a Hangup action ends the call first."""
-        if seconds == 0:
-            await asyncio.sleep(0)
-            return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(call.hangup_requested.wait(), seconds)
 
     async def inbound_call(
         self,
@@ -476,7 +289,7 @@ class FakeAsterisk:
         started = asyncio.Event()
         how = InboundCall(tuple(lines), caller_id, answer_on, ring_time, talk_time, hold)
         call.task = asyncio.create_task(
-            self._drive(call, self.pbx.inbound_script(call, how), started)
+            drive(call, self.pbx.inbound_script(call, how), self.broadcast, started)
         )
         if hold:
             waiter = asyncio.create_task(started.wait())

@@ -102,6 +102,8 @@ class ClientOptions:
     events: str
     max_calls: int | None
     random: Callable[[], float]
+    source: str = ""
+    """The PBX's name on every event and record (``monitor --name``)."""
     on_receive: Callable[[bytes], None] | None = None
     """Called with every chunk read from Asterisk, and ``b""`` when a connection ends."""
 
@@ -210,6 +212,7 @@ class ClientBase:
             max_calls=options.max_calls,
             id_prefix=f"tapievent-{uuid.uuid4().hex[:8]}",
             peer=options.where,
+            source=options.source,
         )
         self._supervisor = Supervisor(options.reconnect, where=options.where, random=options.random)
         self._buffer = EventBuffer(options.queue_size)
@@ -258,8 +261,11 @@ class ClientBase:
 
     # -- routing what the connection returns --------------------------------
 
-    def _feed(self, data: bytes) -> list[Outcome]:
+    def _feed(self, data: bytes, time: float | None = None) -> list[Outcome]:
         """Bytes read (``b""`` = EOF) in; route everything that comes out.
+
+        ``time`` is the wall-clock time (``time.time()``) the transport read
+        them at: the events they cause carry it.
 
         Output events go to the buffer, action results to their waiters; the
         login outcomes and the close are returned for the transport to act
@@ -272,16 +278,16 @@ class ClientBase:
         if connection.session is None:
             return []
         if data:
-            connection.receive_data(data)
+            connection.receive_data(data, time=time)
         else:
             connection.receive_eof()
         return self._route()
 
-    def _connection_lost(self, reason: str) -> None:
+    def _connection_lost(self, reason: str, time: float | None = None) -> None:
         """Tell the connection its TCP connection is gone; route what it says about it."""
         if self._options.on_receive is not None:
             self._options.on_receive(b"")
-        self._connection.connection_lost(reason)
+        self._connection.connection_lost(reason, time=time)
         self._route()
 
     def _route(self) -> list[Outcome]:

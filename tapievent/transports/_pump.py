@@ -110,7 +110,8 @@ class Pump:
         pending = isinstance(sock, _ssl.SSLSocket) and sock.pending()
         if pending or any(key.fileobj is sock for key, _ in ready):
             data, eof, error = _recv_some(sock)
-            reason = client._dispatch(data) if data else None
+            read_at = time.time()  # when the bytes arrived: their events' time
+            reason = client._dispatch(data, read_at) if data else None
             if eof:
                 end = client._dispatch(b"")
                 return error or reason or end or "connection closed by the server"

@@ -380,7 +380,7 @@ class Client(ClientBase):
             except TimeoutError:
                 continue
             with self._cond:
-                outcomes = self._feed(chunk)
+                outcomes = self._feed(chunk, time.time())
                 out = self._connection.data_to_send()
                 self._cond.notify_all()
                 if out:
@@ -399,7 +399,7 @@ class Client(ClientBase):
             self._connected = False
             self._outgoing.clear()
             self._fail_pending(reason)
-            self._connection_lost(reason)
+            self._connection_lost(reason, time.time())
             self._cond.notify_all()
         self._close_socket()
 
@@ -409,10 +409,13 @@ class Client(ClientBase):
                 self._sock.close()
             self._sock = None
 
-    def _dispatch(self, data: bytes) -> str | None:
-        """Feed bytes to the connection (it completes waiters); returns a close reason if any."""
+    def _dispatch(self, data: bytes, read_at: float | None = None) -> str | None:
+        """Feed bytes to the connection (it completes waiters); returns a close reason if any.
+
+        ``read_at`` is the ``time.time()`` the bytes were read at.
+        """
         with self._cond:
-            reason = outcome_reason(self._feed(data))
+            reason = outcome_reason(self._feed(data, read_at))
             self._outgoing += self._connection.data_to_send()
             self._cond.notify_all()
         return reason
@@ -436,6 +439,7 @@ def connect(
     events: str = "on",
     max_calls: int | None = None,
     random: Callable[[], float] = _random.random,
+    source: str = "",
     on_receive: Callable[[bytes], None] | None = None,
 ) -> Client:
     """Connect and log in (blocking); returns a :class:`Client`, also a context manager.
@@ -462,6 +466,7 @@ def connect(
         events=events,
         max_calls=max_calls,
         random=random,
+        source=source,
         on_receive=on_receive,
     )
     client = Client(options)

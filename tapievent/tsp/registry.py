@@ -149,6 +149,9 @@ def bridge_config(settings: TspSettings, secret: str) -> BridgeConfig:
         raise RegistryError("AmiUser is empty: open Configure in Phone and Modem")
     if not secret:
         raise RegistryError("AmiSecret is missing: open Configure in Phone and Modem")
+    if not settings.link_token:
+        # Without it any local process could pose as the provider; the MSI always makes one.
+        raise RegistryError("LinkToken is missing: repair the installation (the MSI makes it)")
     return BridgeConfig(
         ami_host=settings.ami_host,
         ami_port=settings.ami_port,
@@ -159,7 +162,7 @@ def bridge_config(settings: TspSettings, secret: str) -> BridgeConfig:
         listen_host=settings.bridge_host,
         listen_port=settings.bridge_port,
         dial=DialSettings(channel=settings.user_channel or "{line}"),
-        link_token=settings.link_token or None,
+        link_token=settings.link_token,
         tls=settings.tls,
     )
 

@@ -56,6 +56,7 @@ async def connect_with_retry(config: BridgeConfig, *, max_delay: float = 30.0) -
                 auth=config.auth,
                 lines=config.lines,
                 ssl=context,
+                source=config.ami_host,
             )
         except AuthenticationError as exc:
             supervisor.opened()
@@ -86,6 +87,14 @@ async def run_bridge(
     )
     try:
         await bridge.start()
+        if config.link_token is None:
+            # Said at every start, at WARNING (shown by default): the opt-out must stay visible.
+            logger.warning(
+                "NO LINK TOKEN: any local process can connect to %s:%d as the TAPI provider and "
+                "control these lines' calls; set a link token (docs/tsp.md, 'The link token')",
+                config.listen_host,
+                bridge.port,
+            )
         if ready is not None:
             ready(bridge)
         await bridge.run()

@@ -71,8 +71,9 @@ MODULES = (
 
 # The emulated phones. ACT_<name> (inherited from the caller with '__') says
 # what the phone does: answer (default), ring, busy, congest, noanswer (rings,
-# then gives up with cause 19 as a phone's own no-answer timer does). TALK is
-# how long an answered phone stays on the line.
+# then gives up with cause 19 as a phone's own no-answer timer does). RING is
+# how long an answering phone rings first (default 0.3 s), TALK how long it
+# stays on the line.
 PHONES = r"""
 [phones]
 exten => _[a-z].,1,NoOp(phone ${EXTEN}: ${ACT_${EXTEN}})
@@ -81,7 +82,7 @@ exten => _[a-z].,1,NoOp(phone ${EXTEN}: ${ACT_${EXTEN}})
  same => n,Ringing()
  same => n,GotoIf($["${ACT_${EXTEN}}" = "ring"]?ring)
  same => n,GotoIf($["${ACT_${EXTEN}}" = "noanswer"]?noanswer)
- same => n,Wait(0.3)
+ same => n,Wait(${IF($["${RING}" = ""]?0.3:${RING})})
  same => n,Answer()
  same => n,Wait(${IF($["${TALK}" = ""]?1:${TALK})})
  same => n,Hangup()

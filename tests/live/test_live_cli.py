@@ -53,6 +53,11 @@ def test_monitor_prints_the_ring_group_call(asterisk: Instance, trunk: Trunk) ->
     assert "Zoë Monitor" in text and "1101" in text, text
     states = [(e.get("line"), e.get("state")) for e in events if "state" in e]
     assert (BOB, "CONNECTED") in states and (BOB, "IDLE") in states, states
+    # Every event carries its receive time and the source, the host by default.
+    assert all(e["time"].endswith("+00:00") and e["source"] == "127.0.0.1" for e in events)
+    records = {e["line"]: e for e in events if e["event"] == "CallRecord"}
+    assert records[BOB]["disposition"] == "answered", records
+    assert records[BOB]["caller_id"]["number"] == "1101"
     assert b"Traceback" not in err
 
 
@@ -84,14 +89,21 @@ class _Shim:
         return message
 
 
+LINK_TOKEN = "4c1d" * 16
+
+
 def _start_bridge(asterisk: Instance, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
+    token_file = tmp / "link-token"
+    token_file.write_text(LINK_TOKEN + "\n")
+    token_file.chmod(0o600)  # the bridge reads a token file only its owner can read
     config = tmp / "bridge.ini"
     config.write_text(
         f"[ami]\nhost = 127.0.0.1\nport = {asterisk.port}\nusername = {USER}\n"
         "secret_env = TAPIEVENT_SECRET\n\n"
         f"[bridge]\nlines = {', '.join(LINES)}\nlisten = 127.0.0.1\nport = {port}\n\n"
-        "[dial]\ncontext = tapi-outbound\nchannel = {line}\ntransfer_context = parking\n"
+        "[dial]\ncontext = tapi-outbound\nchannel = {line}\ntransfer_context = parking\n\n"
+        f"[link]\ntoken_file = {token_file}\n"
     )
     proc = subprocess.Popen(_cli("tsp-bridge", "--config", str(config)), env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
@@ -110,7 +122,13 @@ def test_tsp_bridge_against_real_asterisk(asterisk: Instance, trunk: Trunk, tmp_
     proc, port = _start_bridge(asterisk, tmp_path)
     try:
         shim = _Shim(port)
-        shim.send(type="hello", shim="live-test", tspi_version=0x20002, lines=list(LINES))
+        shim.send(
+            type="hello",
+            shim="live-test",
+            tspi_version=0x20002,
+            lines=list(LINES),
+            token=LINK_TOKEN,
+        )
         assert shim.recv() == {"v": 1, "type": "welcome", "in_service": True}
         trunk.call('"Bridge Caller" <1201>', phones={"bob": "answer", "bobbett": "ring"})
         calls: dict[object, list[dict[str, object]]] = {}
