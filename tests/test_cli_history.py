@@ -51,13 +51,15 @@ def test_text_is_a_table_with_columns_as_wide_as_their_values(history: Path) -> 
     # every column starts where its header does
     column = header.index("direction")
     assert {row[column : column + 8] for row in rows} == {"inbound "}
-    local = datetime.datetime.fromtimestamp(start_of(1)).strftime("%Y-%m-%d %H:%M:%S")
-    assert rows[1].startswith(f"{local}  pbx1    PJSIP/ann-with-a-long-name  inbound")
+    utc = datetime.datetime.fromtimestamp(start_of(1), tz=datetime.timezone.utc)
+    start = utc.strftime("%Y-%m-%d %H:%M:%SZ")  # UTC, like every event's time
+    assert rows[1].startswith(f"{start}  pbx1    PJSIP/ann-with-a-long-name  inbound")
     assert '"M\\xfcller" <5550100>' in rows[1]  # the byte that is not UTF-8, as \xNN
     assert "0:04  0:26" in rows[0]  # ring 4.5 s, talk 25.75 s
 
 
 def test_json_lines_are_ascii_with_iso_times_and_reversible_bytes(history: Path) -> None:
+    # Each line is the object monitor --format json prints for the record.
     done = tapievent("calls", str(history), "--format", "json")
     assert done.returncode == 0, done.stderr
     done.stdout.encode("ascii")
@@ -66,10 +68,15 @@ def test_json_lines_are_ascii_with_iso_times_and_reversible_bytes(history: Path)
     first = calls[0]
     assert first["start"] == datetime.datetime.fromtimestamp(
         start_of(0), tz=datetime.timezone.utc
-    ).isoformat(timespec="milliseconds")
+    ).isoformat(timespec="microseconds")
     assert first["start"].endswith("+00:00")
     assert datetime.datetime.fromisoformat(first["end"]).timestamp() == end_of(0)
-    assert (first["direction"], first["disposition"]) == ("inbound", "answered")
+    assert (first["event"], first["direction"], first["disposition"]) == (
+        "CallRecord",
+        "inbound",
+        "answered",
+    )
+    assert first["time"] == first["end"]
     assert (first["ring_seconds"], first["talk_seconds"]) == (4.5, 25.75)
     name = calls[1]["caller_id"]["name"]
     assert name.encode("utf-8", "surrogateescape") == b"M\xfcller"

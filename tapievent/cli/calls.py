@@ -1,8 +1,9 @@
 """``tapievent calls FILE``: the calls a ``monitor --db FILE`` stored, as text, JSON or CSV.
 
-Text is a table for people (local times, columns as wide as their longest
-value); JSON Lines and CSV are for programs, with ISO-8601 times in UTC
-(``2026-12-02T08:15:03.250+00:00``). The bytes that are not UTF-8 follow the
+Text is a table for people (times in UTC like every event's, columns as wide
+as their longest value); JSON Lines and CSV are for programs, with ISO-8601
+times in UTC (``2026-12-02T08:15:03.250000+00:00``); a JSON line is the very
+object ``monitor --format json`` prints for the record. The bytes that are not UTF-8 follow the
 command line's one rule (docs/cli.md): ``\\xNN`` in text and CSV, the
 reversible ``\\udcNN`` escape in JSON, which is always ASCII.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import json
 import re
 import sys
 import time
@@ -21,7 +21,7 @@ from typing import Any
 
 from .._records import CallRecord
 from ..history import CallHistory, HistoryError
-from ._shared import add_line_argument, caller_id_text, printable
+from ._shared import add_line_argument, caller_id_text, event_dict, event_json, printable
 
 __all__ = ["parse_since", "record_dict", "register"]
 
@@ -50,37 +50,9 @@ def parse_since(text: str, now: Callable[[], float] = time.time) -> float:
     return moment.timestamp()  # a naive time is taken as local time
 
 
-def _iso(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
-    return moment.isoformat(timespec="milliseconds")
-
-
 def record_dict(record: CallRecord) -> dict[str, Any]:
-    """One record as JSON-ready values: enums by value, times ISO-8601 in UTC."""
-    caller = record.caller_id
-    return {
-        "source": record.source,
-        "line": record.line,
-        "call_key": record.call_key,
-        "direction": record.direction.value,
-        "disposition": record.disposition.value,
-        "caller_id": None if caller is None else {"name": caller.name, "number": caller.number},
-        "start": _iso(record.start),
-        "answer": _iso(record.answer),
-        "end": _iso(record.end),
-        "ring_seconds": _rounded(record.ring_seconds),
-        "talk_seconds": _rounded(record.talk_seconds),
-        "answered_by": record.answered_by,
-        "lines": list(record.lines),
-        "synthesized": record.synthesized,
-        "cause": record.cause,
-    }
-
-
-def _rounded(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds, 3)
+    """One record as ``monitor --format json`` prints it: the same object, whatever the command."""
+    return event_dict(record)
 
 
 CSV_FIELDS = (
@@ -93,6 +65,7 @@ CSV_FIELDS = (
 
 def _csv_row(record: CallRecord) -> list[str]:
     values = record_dict(record)
+    values.setdefault("source", "")
     caller = record.caller_id
     values["caller_name"] = caller.name if caller is not None else None
     values["caller_number"] = caller.number if caller is not None else None
@@ -115,7 +88,8 @@ def _duration(seconds: float | None) -> str:
 def _text_row(record: CallRecord, with_source: bool) -> list[str]:
     start = "-"
     if record.start is not None:
-        start = datetime.datetime.fromtimestamp(record.start).strftime("%Y-%m-%d %H:%M:%S")
+        moment = datetime.datetime.fromtimestamp(record.start, tz=datetime.timezone.utc)
+        start = moment.strftime("%Y-%m-%d %H:%M:%SZ")  # UTC, as every event's time
     disposition = record.disposition.value
     if record.answered_by and record.answered_by != record.line:
         disposition += f" ({record.answered_by})"
@@ -150,7 +124,7 @@ def _print_text(records: Sequence[CallRecord]) -> None:
 def _print(records: Sequence[CallRecord], fmt: str) -> None:
     if fmt == "json":
         for record in records:
-            print(json.dumps(record_dict(record), ensure_ascii=True))
+            print(event_json(record))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(CSV_FIELDS)
