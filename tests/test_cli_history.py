@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime
 import io
@@ -16,6 +17,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_cli import connection, one_clean_error_line, running, tapievent
 from test_history import end_of, record, start_of
 
@@ -231,3 +234,41 @@ def test_a_record_without_times_shows_them_as_unknown(tmp_path: Path) -> None:
     (line,) = csv.DictReader(io.StringIO(tapievent("calls", str(path), "--format", "csv").stdout))
     assert (line["start"], line["ring_seconds"], line["cause"]) == ("", "", "16")
     assert tapievent("calls", str(path), "--since", "7d").stdout == ""  # no end: not "since"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime.datetime(1971, 1, 2),
+        max_value=datetime.datetime(2100, 1, 1),
+        timezones=st.sampled_from(
+            [datetime.timezone.utc, datetime.timezone(datetime.timedelta(hours=-5, minutes=-30))]
+        ),
+    )
+)
+def test_since_reads_every_iso_time_with_a_zone(moment: datetime.datetime) -> None:
+    assert parse_since(moment.isoformat()) == moment.timestamp()
+    if moment.utcoffset() == datetime.timedelta(0):
+        assert parse_since(moment.replace(tzinfo=None).isoformat() + "Z") == moment.timestamp()
+
+
+@given(st.integers(0, 10**6), st.sampled_from("smhdwSMHDW"))
+def test_since_reads_every_relative_duration(n: int, unit: str) -> None:
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit.lower()]
+    assert parse_since(f"{n}{unit}", now=lambda: 2e9) == 2e9 - n * seconds
+
+
+@given(st.text(max_size=30))
+def test_since_reads_any_text_or_says_it_is_not_a_time(text: str) -> None:
+    try:
+        value = parse_since(text, now=lambda: 2e9)
+    except argparse.ArgumentTypeError as exc:
+        assert str(exc).startswith("not a time: ")
+    else:
+        assert isinstance(value, float)
+
+
+def test_a_date_the_clock_cannot_hold_is_one_clear_line(history: Path) -> None:
+    # Year 1 as local time overflows the platform's clock: that was a traceback.
+    done = tapievent("calls", str(history), "--since", "0001-01-01")
+    assert done.returncode == 2
+    assert "not a time: '0001-01-01'" in done.stderr and "Traceback" not in done.stderr

@@ -41,13 +41,13 @@ def parse_since(text: str, now: Callable[[], float] = time.time) -> float:
         return now() - float(relative.group(1)) * _UNIT_SECONDS[relative.group(2).lower()]
     iso = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
     try:
-        moment = datetime.datetime.fromisoformat(iso)
-    except ValueError:
+        # A naive time is taken as local time; a year the clock cannot hold is refused too.
+        return datetime.datetime.fromisoformat(iso).timestamp()
+    except (ValueError, OverflowError, OSError):
         raise argparse.ArgumentTypeError(
             f"not a time: {printable(text)!r} (use 30m, 2h, 7d, 2026-12-01 or "
             "2026-12-01T08:00+01:00)"
         ) from None
-    return moment.timestamp()  # a naive time is taken as local time
 
 
 def record_dict(record: CallRecord) -> dict[str, Any]:
