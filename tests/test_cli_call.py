@@ -39,7 +39,10 @@ def test_the_exit_status_is_how_the_call_ended(number: str, status: int, said: s
     if status == 5:
         assert lines == []  # refused before anything rang
     else:
-        assert re.search(r"line_1 +CALLSTATE +IDLE", lines[-1])  # after the event's time
+        # The IDLE, then the call's record, which says the same as the status.
+        disposition = {0: "answered", 3: "busy", 4: "no-answer"}[status]
+        assert re.search(r"line_1 +CALLSTATE +IDLE", lines[-2])  # after the event's time
+        assert re.search(rf"line_1 +RECORD +{disposition}, application", lines[-1])
     if status == 0:
         in_order(lines, [r"CALLSTATE +CONNECTED", r"CALLSTATE +IDLE"])
     else:

@@ -2,8 +2,8 @@
 
 Asterisk first rings ``--channel`` (the user's own phone); when it answers,
 it dials ``NUMBER`` in ``--context``, whose dialplan raises the TAPI events.
-The command prints the call's events until the line is IDLE, and its exit
-status says how the call went, for scripts (docs/cli.md): 0 answered, 3
+The command prints the call's events until the line is IDLE, then the
+call's record, and its exit status says how the call went, for scripts (docs/cli.md): 0 answered, 3
 busy, 4 no answer, 5 failed, 6 the connection was lost first (the command
 does not reconnect: it could not tell what happened meanwhile), 130 Ctrl-C.
 """
@@ -11,8 +11,10 @@ does not reconnect: it could not tell what happened meanwhile), 130 Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import attrs
 
@@ -151,8 +153,9 @@ async def _follow(
     """Print the events until our line is IDLE: its exit status, or None when the link broke."""
     keys = {handle.origination_id, handle.channel_id, handle.other_channel_id}
     outcome = _Outcome()
+    events = c.events()
     try:
-        async for event in c.events():
+        async for event in events:
             known = c.tracker.call_key_of(handle)
             if known is not None:
                 keys.add(known)
@@ -168,7 +171,21 @@ async def _follow(
             elif event.state is LineCallState.DISCONNECTED:
                 outcome.mode = int(event.mode)
             elif event.state is LineCallState.IDLE:
+                await _print_next(events, render)
                 return outcome.status()
     except ConnectionLostError:
         pass
     return None
+
+
+async def _print_next(
+    events: AsyncIterator[OutputEvent], render: Callable[[OutputEvent], str]
+) -> None:
+    """Print the event after the IDLE, if it is already there: the call's record.
+
+    The tracker queues a line's CallRecord together with the IDLE that ends
+    the call there, so it arrives at once; a second is a bound, not a wait.
+    """
+    with contextlib.suppress(asyncio.TimeoutError, StopAsyncIteration, ConnectionLostError):
+        event = await asyncio.wait_for(events.__anext__(), 1.0)
+        print(render(event), flush=True)
