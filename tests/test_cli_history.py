@@ -272,3 +272,26 @@ def test_a_date_the_clock_cannot_hold_is_one_clear_line(history: Path) -> None:
     done = tapievent("calls", str(history), "--since", "0001-01-01")
     assert done.returncode == 2
     assert "not a time: '0001-01-01'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_record_that_cannot_be_stored_is_one_line_and_monitor_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tapievent.cli.monitor_store import Stores
+
+    path = tmp_path / "calls.db"
+    history = CallHistory(path)
+    history._db.execute("PRAGMA busy_timeout=50")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the file
+    stores = Stores(history, None)
+    stores.keep(record(1))  # no exception: the events keep flowing
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    stores.keep(record(2))
+    stores.close()
+    assert capsys.readouterr().err == (
+        f"tapievent monitor: error: cannot store the call in {path}: database is locked\n"
+    )
+    with CallHistory(path) as again:
+        assert again.calls() == [record(2)]
