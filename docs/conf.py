@@ -45,6 +45,9 @@ nitpick_ignore_regex = [
     # Types of the standard library and of attrs: no intersphinx (the build
     # machine has no network), so they cannot be linked.
     (r"py:.*", r"(collections\.abc|typing|enum|asyncio|ssl|socket|argparse|pathlib|attrs?)\..*"),
+    (r"py:.*", r"(os|sqlite3)\..*"),
+    # The call record in tapievent.history's signatures: linked once the core exports it.
+    (r"py:class", r"tapievent\._records\..*"),
     (r"py:.*", r"(Ellipsis|NoneType|Self|T|_T|T_co|.*_Sentinel)"),
     # The C-accelerated private modules the standard library's types live in.
     (r"py:.*", r"(_ssl|_asyncio|_socket|concurrent\.futures\._base)\..*"),

@@ -30,12 +30,13 @@ EDGES: dict[str, frozenset[str]] = {
     # edge: the other edges it may import (every edge may import the core)
     "transports": frozenset(),
     "tsp": frozenset({"transports"}),
-    "cli": frozenset({"transports", "tsp", "gateway"}),
+    "cli": frozenset({"transports", "tsp", "gateway", "history", "recording"}),
     "__main__": frozenset({"cli"}),
     "testing": frozenset(),
     "gateway": frozenset({"transports"}),
     "mqtt": frozenset({"transports", "gateway"}),
     "recording": frozenset({"transports"}),
+    "history": frozenset(),
 }
 """The edges of the package (runtimes, adapters, the command line, the test kit)."""
 
@@ -51,9 +52,10 @@ IO_MODULES = frozenset(
         "concurrent",
         "multiprocessing",
         "signal",
+        "sqlite3",
     }
 )
-"""What the core never imports: it has no sockets, event loops, threads or clocks."""
+"""What the core never imports: it has no sockets, event loops, threads, clocks or databases."""
 
 CORE_DEPENDENCIES = frozenset({"attrs"})
 """The core's one runtime dependency beyond the standard library."""

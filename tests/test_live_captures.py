@@ -1,6 +1,6 @@
 """Captures the live suite recorded from real Asterisk 18.26.4 and 22.10.1, replayed offline.
 
-Recorded with tests/live/recording.py (``python -m live.record_captures`` from
+Recorded with tapievent/recording.py (``python -m live.record_captures`` from
 tests/): the ring group printed by ``tapievent dialplan`` with Local-channel
 phones. Each capture is fed in its recorded recv() chunks to AMIDecoder and
 CallTracker, and what the TAPI application would see is checked per call.

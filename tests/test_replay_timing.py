@@ -17,7 +17,7 @@ _chunks = st.lists(
 
 
 def render(rows: list[tuple[float, int, int]]) -> str:
-    # As tests/live/recording.py writes it.
+    # As tapievent/recording.py writes it.
     return "t_s\toffset\tlength\n" + "".join(f"{t:.6f}\t{o}\t{n}\n" for t, o, n in rows)
 
 

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "replay",
     "decode",
     "monitor",
+    "calls",
     "call",
     "dialplan",
     "lint",

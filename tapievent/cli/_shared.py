@@ -510,8 +510,13 @@ def error_text(exc: BaseException, host: str, port: int) -> str | None:
 ClientBody = Callable[[argparse.Namespace, str, int], Coroutine[Any, Any, int]]
 
 
-def run_client_command(name: str, args: argparse.Namespace, body: ClientBody) -> int:
-    """Run ``body(args, secret, port)`` (a coroutine function) with the shared error handling."""
+def run_client_command(
+    name: str, args: argparse.Namespace, body: ClientBody, *, interrupted: int = 0
+) -> int:
+    """Run ``body(args, secret, port)`` (a coroutine function) with the shared error handling.
+
+    ``interrupted`` is the exit status of a Ctrl-C while ``body`` runs.
+    """
     try:
         secret = read_secret(args)
     except NoSecretError as exc:
@@ -524,7 +529,7 @@ def run_client_command(name: str, args: argparse.Namespace, body: ClientBody) ->
     try:
         return asyncio.run(body(args, secret, port))
     except KeyboardInterrupt:
-        return 0
+        return interrupted
     except LocalProtocolError as exc:
         # A value the parser could not check refused by the library before
         # it reached the wire: the user's input, so one line, not a traceback.

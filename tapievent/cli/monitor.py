@@ -27,6 +27,7 @@ from ._shared import (
     wire_text,
 )
 from .monitor_mqtt import add_mqtt_option
+from .monitor_store import Stores, add_store_options, open_stores
 
 __all__ = ["register"]
 
@@ -50,18 +51,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="name this PBX on every event and call record (default: the --host value)",
     )
     add_log_arguments(parser)
+    add_store_options(parser)  # --db FILE, --record PATH
     parser.set_defaults(func=run)
     add_mqtt_option(parser)  # --mqtt URL: the same events from a gateway's broker
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging(args)
-    return run_client_command("monitor", args, _monitor)
+    try:
+        stores = open_stores(args)
+    except ValueError as exc:
+        print(f"tapievent monitor: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return run_client_command("monitor", args, lambda *a: _monitor(*a, stores=stores))
+    finally:
+        stores.close()
 
 
-async def _monitor(args: argparse.Namespace, secret: str, port: int) -> int:
+async def _monitor(args: argparse.Namespace, secret: str, port: int, *, stores: Stores) -> int:
     source = args.name if args.name is not None else args.host
-    options = connect_options(args, secret, lines=args.lines, source=source)
+    options = connect_options(
+        args, secret, lines=args.lines, source=source, on_receive=stores.on_receive
+    )
     client = await connect(args.host, port, **options)
     print(
         f"connected to {args.host}:{port} as {args.user}; waiting for TAPI events (Ctrl-C stops)",
@@ -75,6 +87,7 @@ async def _monitor(args: argparse.Namespace, secret: str, port: int) -> int:
     async def printer(c: AsyncClient) -> None:
         nonlocal width
         async for event in c.events():
+            stores.keep(event)
             if args.format == "json":
                 print(event_json(event), flush=True)
                 continue

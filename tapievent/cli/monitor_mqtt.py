@@ -45,6 +45,8 @@ def add_mqtt_option(parser: argparse.ArgumentParser) -> None:
 
     def dispatch(args: argparse.Namespace) -> int:
         if args.mqtt:
+            if getattr(args, "db", None) or getattr(args, "record", None):
+                parser.error("--db and --record keep what AMI sends: not with --mqtt")
             return run_mqtt_monitor(args)
         missing = [f"--{name}" for name in ("host", "user") if getattr(args, name) is None]
         if missing:

@@ -1,5 +1,10 @@
 """``tapievent replay FILE``: any raw AMI capture through the decoder and the tracker.
 
+The events go to standard output (text or pure JSON Lines); one summary
+line goes to standard error. Input with no banner and no ``Event:`` or
+``Response:`` frame (``replay extensions.conf``) is not a capture: that is
+said, and the exit status is 1, so a script cannot take it for a quiet one.
+
 Times: a capture recorded in the corpus format has ``NAME.timing.tsv``
 beside ``NAME.ami`` (one row per ``recv()``: seconds since the connection
 opened, offset, length). Replay then feeds the bytes chunk by chunk as they
@@ -21,8 +26,8 @@ from pathlib import Path
 
 from .._diagnostics import DiagnosticCode
 from .._errors import RemoteProtocolError
-from ..ami_codec import NEED_DATA, AMIDecoder, Message
-from ..model import CallRecord, Diagnostic, OutputEvent
+from ..ami_codec import NEED_DATA, AMIDecoder, Banner, Message
+from ..model import CallInfo, CallRecord, CallState, Diagnostic, NewCall, OutputEvent
 from ..tracker import CallTracker
 from ._shared import add_format_argument, add_line_argument, print_events, printable
 
@@ -80,8 +85,54 @@ class ReplayStats:
     def __init__(self) -> None:
         self.frames = 0
         self.events = 0
+        """Everything yielded: TAPI events and diagnostics."""
+        self.diagnostics = 0
+        self.banner = False
+        self.ami_frames = 0
+        """Frames with an ``Event:`` or a ``Response:`` header: what makes it AMI."""
+        self.call_keys: set[str] = set()
         self.records = 0
         self.tracker: CallTracker | None = None
+
+    def count_frame(self, frame: object) -> None:
+        if isinstance(frame, Banner):
+            self.banner = True
+        elif isinstance(frame, Message):
+            self.frames += 1
+            if frame.get("Event") is not None or frame.get("Response") is not None:
+                self.ami_frames += 1
+
+    def count_event(self, event: OutputEvent) -> None:
+        if isinstance(event, CallRecord):
+            self.records += 1
+            return
+        self.events += 1
+        if isinstance(event, Diagnostic):
+            self.diagnostics += 1
+        elif isinstance(event, (NewCall, CallState, CallInfo)):
+            self.call_keys.add(event.call_key)
+
+    @property
+    def is_ami(self) -> bool:
+        """Whether the input looked like AMI at all (a banner or one AMI frame)."""
+        return self.banner or self.ami_frames > 0
+
+    def summary(self) -> str:
+        """``412 frames, 10 TAPI events, 1 call, 0 diagnostics``."""
+        tapi = self.events - self.diagnostics
+        return ", ".join(
+            _counted(n, what)
+            for n, what in (
+                (self.frames, "frame"),
+                (tapi, "TAPI event"),
+                (len(self.call_keys), "call"),
+                (self.diagnostics, "diagnostic"),
+            )
+        )
+
+
+def _counted(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def replay(
@@ -122,20 +173,18 @@ def _drain(
         try:
             frame = decoder.next_frame()
         except RemoteProtocolError as exc:
+            diagnostic = Diagnostic(DiagnosticCode.PROTOCOL_ERROR, str(exc), time=time)
             if stats is not None:
-                stats.events += 1
-            yield Diagnostic(DiagnosticCode.PROTOCOL_ERROR, str(exc), time=time)
+                stats.count_event(diagnostic)
+            yield diagnostic
             continue
         if frame is NEED_DATA:
             return
-        if stats is not None and isinstance(frame, Message):
-            stats.frames += 1
+        if stats is not None:
+            stats.count_frame(frame)
         for event in tracker.handle(frame, time=time):
             if stats is not None:
-                if isinstance(event, CallRecord):
-                    stats.records += 1
-                else:
-                    stats.events += 1
+                stats.count_event(event)
             yield event
 
 
@@ -238,6 +287,18 @@ def run(args: argparse.Namespace) -> int:
     except TimingError as exc:
         print(f"tapievent replay: error: timing file {exc}", file=sys.stderr)
         return 2
-    events = replay(data, args.lines, timing=timing, start=args.start, source=args.name)
+    stats = ReplayStats()
+    events = replay(data, args.lines, stats, timing=timing, start=args.start, source=args.name)
     print_events(events, args.format)
+    sys.stdout.flush()
+    print(f"tapievent replay: {stats.summary()}", file=sys.stderr)
+    if not stats.is_ami:
+        name = "standard input" if args.file == "-" else printable(args.file)
+        print(
+            f"tapievent replay: error: {name} is not an AMI capture: no banner and no "
+            "Event: or Response: frame (replay reads the bytes Asterisk's AMI sends, "
+            "as tcpflow or 'tapievent monitor --record' save them)",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -62,6 +62,7 @@ class ActionAnswers:
     call_duration: float | None
     busy_extensions: frozenset[str]
     missing_extensions: frozenset[str]
+    no_answer_extensions: frozenset[str]
 
     if TYPE_CHECKING:
         # The server's: an originated call's events go to every client.
@@ -184,6 +185,7 @@ class ActionAnswers:
             answer_delay=self.answer_delay,
             call_duration=self.call_duration,
             busy_extensions=self.busy_extensions,
+            no_answer_extensions=self.no_answer_extensions,
         )
         call.task = asyncio.create_task(
             drive(call, self.pbx.originate_script(call, action, settings), self.broadcast)

@@ -41,7 +41,12 @@ __all__ = [
 ]
 
 _STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
-_CAUSE_TEXT = {16: "Normal Clearing", 17: "User busy", 26: "Answered elsewhere"}
+_CAUSE_TEXT = {
+    16: "Normal Clearing",
+    17: "User busy",
+    19: "User alerting, no answer",
+    26: "Answered elsewhere",
+}
 
 EPOCH = 1795669868
 """The seconds part of every unique id, as in the captures."""
@@ -154,6 +159,7 @@ class OriginateSettings:
     answer_delay: float
     call_duration: float | None
     busy_extensions: frozenset[str]
+    no_answer_extensions: frozenset[str] = frozenset()
 
 
 C = TypeVar("C", bound=Call)
@@ -383,6 +389,10 @@ class PBX(Generic[C]):
         if exten is not None and exten in how.busy_extensions:
             yield Wait(how.answer_delay)
             failure = 17, 5  # hangup cause "User busy", Reason 5 (busy)
+        elif exten is not None and exten in how.no_answer_extensions:
+            yield self.newstate(one, 5)
+            yield Wait(how.answer_delay)  # the Originate's Timeout: still ringing
+            failure = 19, 3  # hangup cause "No answer", Reason 3 (ringing, no answer)
         else:
             yield self.newstate(one, 5)
             if (yield Wait(how.answer_delay)):

@@ -54,6 +54,9 @@ class FakeAsterisk(ActionAnswers):
       before that UserEvent (real servers use either order).
     - ``answer_delay`` / ``call_duration``: timing of scripted calls
       (``call_duration=None`` keeps an answered call up until it is hung up).
+    - ``busy_extensions`` / ``no_answer_extensions`` / ``missing_extensions``:
+      an Originate to one of these fails busy (Reason 5), rings and fails
+      unanswered (Reason 3), or is refused at once (``Response: Error``).
     - ``ssl``: a server ``ssl.SSLContext`` to speak AMI over TLS.
     """
 
@@ -73,6 +76,7 @@ class FakeAsterisk(ActionAnswers):
         call_duration: float | None = 0.05,
         busy_extensions: Iterable[str] = ("busy",),
         missing_extensions: Iterable[str] = (),
+        no_answer_extensions: Iterable[str] = ("noanswer",),
     ) -> None:
         self.username = username
         self._secret = secret
@@ -92,6 +96,8 @@ class FakeAsterisk(ActionAnswers):
         self.busy_extensions = frozenset(busy_extensions)
         self.missing_extensions = frozenset(missing_extensions)
         """Originates to these extensions are refused at once, as Asterisk 11+ does."""
+        self.no_answer_extensions = frozenset(no_answer_extensions)
+        """Originates to these ring until the Timeout: OriginateResponse Failure, Reason 3."""
         self.stalled = False
         """While True the server reads but answers nothing and sends no events."""
         self.actions: list[Message] = []

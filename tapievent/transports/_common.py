@@ -104,6 +104,8 @@ class ClientOptions:
     random: Callable[[], float]
     source: str = ""
     """The PBX's name on every event and record (``monitor --name``)."""
+    on_receive: Callable[[bytes], None] | None = None
+    """Called with every chunk read from Asterisk, and ``b""`` when a connection ends."""
 
     @property
     def where(self) -> str:
@@ -270,6 +272,8 @@ class ClientBase:
         on. The bytes the connection now wants written are left for
         ``_connection.data_to_send()``.
         """
+        if self._options.on_receive is not None:
+            self._options.on_receive(data)
         connection = self._connection
         if connection.session is None:
             return []
@@ -281,6 +285,8 @@ class ClientBase:
 
     def _connection_lost(self, reason: str, time: float | None = None) -> None:
         """Tell the connection its TCP connection is gone; route what it says about it."""
+        if self._options.on_receive is not None:
+            self._options.on_receive(b"")
         self._connection.connection_lost(reason, time=time)
         self._route()
 

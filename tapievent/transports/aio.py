@@ -263,6 +263,7 @@ def connect(
     max_calls: int | None = None,
     random: Callable[[], float] = _random.random,
     source: str = "",
+    on_receive: Callable[[bytes], None] | None = None,
 ) -> _Connector:
     """Connect to Asterisk's AMI and log in; ``await`` it or use ``async with``.
 
@@ -278,7 +279,10 @@ def connect(
     Asterisk 12.2, ``dialplan`` (VarSet). ``source`` names the PBX on every
     event and call record (``""``: unnamed); each event's ``time`` is the
     ``time.time()`` at which its bytes were read, or the server's
-    ``Timestamp:`` when it sends one.
+    ``Timestamp:`` when it sends one. ``on_receive`` is called with every
+    chunk of bytes read from Asterisk (after TLS, before the core parses
+    them) and with ``b""`` when a connection ends, perhaps more than once:
+    what :class:`tapievent.recording.CaptureWriter` records. It must not raise.
     """
     options = ClientOptions(
         host=host,
@@ -298,5 +302,6 @@ def connect(
         max_calls=max_calls,
         random=random,
         source=source,
+        on_receive=on_receive,
     )
     return _Connector(AsyncClient(options))

@@ -440,6 +440,7 @@ def connect(
     max_calls: int | None = None,
     random: Callable[[], float] = _random.random,
     source: str = "",
+    on_receive: Callable[[bytes], None] | None = None,
 ) -> Client:
     """Connect and log in (blocking); returns a :class:`Client`, also a context manager.
 
@@ -466,6 +467,7 @@ def connect(
         max_calls=max_calls,
         random=random,
         source=source,
+        on_receive=on_receive,
     )
     client = Client(options)
     try:

@@ -2,7 +2,7 @@
 
 Usage (from tests/): ``python -m live.record_captures [--version 18.26.4]``.
 Writes ``tests/data/asterisk-18.26.4/live-*.{ami,timing.tsv,sent.txt}``
-(22: ``asterisk-22.10.1-live/``) with :class:`RecordingProxy` (recording.py)
+(22: ``asterisk-22.10.1-live/``) with :class:`RecordingProxy` (tapievent/recording.py)
 between the client and the server: the ring group scenarios (six calls
 side by side), the hostile and foreign caller ids, and click-to-dial on the
 ChannelId path.
@@ -17,11 +17,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from tapievent.recording import RecordingProxy
 from tapievent.transports.aio import AsyncClient, connect
 
 from .calls import follow
 from .kit import LINES, SECRET, USER, Instance, build
-from .recording import RecordingProxy
 from .test_live_callerid import CALLERS, LATIN1_CID
 from .test_live_scenarios import INBOUND
 from .trunk import Trunk

@@ -158,3 +158,35 @@ def test_tsp_bridge_against_real_asterisk(asterisk: Instance, trunk: Trunk, tmp_
         _, err = proc.communicate(timeout=15)
     assert b"Traceback" not in err
     assert asterisk.wait_no_channels() == []
+
+
+def test_monitor_records_inside_tls_and_replay_plays_it_back(
+    asterisk: Instance, trunk: Trunk, tmp_path: Path
+) -> None:
+    """What tcpdump cannot do: the bytes of an AMI-over-TLS session, replayed to the same events."""
+    capture = tmp_path / "tls.ami"
+    base = len([s for s in asterisk.cli("manager show connected").splitlines() if USER in s])
+    argv = _cli("monitor", "--host", "127.0.0.1", "--port", str(asterisk.tls_port), "--user", USER,
+                "--tls", "--cafile", str(asterisk.cert), "--format", "json",
+                "--record", str(capture))  # fmt: skip
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV) as proc:
+        try:
+            _wait_for_login(asterisk, base + 1)
+            trunk.call('"Recorded Caller" <1301>', phones={"bob": "answer", "bobbett": "ring"})
+            time.sleep(4)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    live = [json.loads(line) for line in out.decode("utf-8").splitlines()]
+    assert any(e.get("state") == "IDLE" and e.get("line") == BOB for e in live), live
+    data = capture.read_bytes()
+    assert data.startswith(b"Asterisk Call Manager/") and SECRET.encode() not in data
+    replayed = subprocess.run(_cli("replay", str(capture), "--format", "json"),
+                              capture_output=True, env=ENV, timeout=60, check=True)  # fmt: skip
+    again = [json.loads(line) for line in replayed.stdout.decode("utf-8").splitlines()]
+    # The replay's clock is the timing file's (from 0), the live one the wall clock's.
+    clock = ("time", "source", "start", "answer", "end", "ring_seconds", "talk_seconds")
+    unclocked = [{k: v for k, v in e.items() if k not in clock} for e in live]
+    assert [{k: v for k, v in e.items() if k not in clock} for e in again] == unclocked
+    assert (tmp_path / "tls.timing.tsv").read_text().startswith("t_s\toffset\tlength\n")

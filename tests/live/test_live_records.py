@@ -93,8 +93,7 @@ def test_the_servers_timestamp_wins(asterisk: Instance, trunk: Trunk) -> None:
     ``Timestamp:``; the record's start is exactly the one of the NEWCALL's
     UserEvent, as the bytes recorded on the way show."""
     from tapievent import NEED_DATA, AMIDecoder, Message
-
-    from .recording import RecordingProxy
+    from tapievent.recording import RecordingProxy
 
     conf = asterisk.etc / "manager.conf"
     plain = conf.read_text()

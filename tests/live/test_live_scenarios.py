@@ -107,7 +107,7 @@ def test_click_to_dial_channel_id_path(asterisk: Instance, number: str, states: 
 def test_click_to_dial_forced_varset_path(asterisk: Instance) -> None:
     """A banner from before ChannelId (AMI 2.4.0, Asterisk 12) makes the client
     tag the Originate with a Variable and match the VarSet."""
-    from .recording import RecordingProxy
+    from tapievent.recording import RecordingProxy
 
     async def run(port: int) -> Seen:
         async with connect(
