@@ -390,7 +390,9 @@ class AMIDecoder:
         if data[last - 1] != 13:
             return None
         messages = split_batch(data[pos : last - 1].decode("utf-8", "surrogateescape"))
-        if messages is None or not self._batch_fits(messages):
+        # Every line of a batch split_batch takes holds ": " and all but the
+        # last a CRLF: at least 4 bytes each, less 2.
+        if messages is None or not self._batch_fits(messages, (last + 1 - pos) // 4):
             return None
         self._pos = last + 3
         self._kind = None
@@ -401,16 +403,17 @@ class AMIDecoder:
             self._ready_count = len(messages) - 1
         return first
 
-    def _batch_fits(self, messages: list[Message]) -> bool:
+    def _batch_fits(self, messages: list[Message], lines: int) -> bool:
         # The window already bounds frame and line sizes; header counts and
-        # Follows replies are per frame.
-        max_headers = self.max_headers
-        for message in messages:
-            headers = message.headers
-            if len(headers) > max_headers:
-                return False
-            if self._follows:
-                name, value = headers[0]
+        # Follows replies are per frame, looked at only when they can occur:
+        # no frame holds more headers than the batch has ``lines``.
+        if lines > self.max_headers and any(
+            len(message.headers) > self.max_headers for message in messages
+        ):
+            return False
+        if self._follows:
+            for message in messages:
+                name, value = message.headers[0]
                 if name.lower() == "response" and value.lower() == "follows":
                     return False
         return True
