@@ -148,7 +148,7 @@ def breakdown(chunks: list[bytes]) -> tuple[float, float, float, int]:
     for event in events:
         tracker.handle_tapi(event)
     t_core = time.perf_counter() - start
-    # Fresh frames: a Message caches what get() found, which would flatter a rerun.
+    # Fresh frames, as a live connection hands them over (none was looked at yet).
     others = [m for m in decoded() if m.get("Event") != "UserEvent"]
     tracker = CallTracker()
     start = time.perf_counter()

@@ -584,8 +584,11 @@ class AMISession:
 
     def _handle_event(self, event: Message) -> None:
         self._apply(_I.EVENT)
-        action_id = event.action_id
-        pending = self._lists.get(action_id) if action_id is not None else None
+        # Most events arrive while no event list is being collected: then no
+        # ActionID can match one, and the event's is not even looked up.
+        lists = self._lists
+        action_id = event.action_id if lists else None
+        pending = lists.get(action_id) if action_id is not None else None
         # OriginateResponse is broadcast to every session with its ActionID
         # (captures 05 callonly): it is never part of a list.
         if pending is None or fold(event.event) == "originateresponse":
