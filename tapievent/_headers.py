@@ -66,8 +66,8 @@ def split_batch(text: str) -> list[Message] | None:
     for the whole batch at once on its names joined, the same string whose
     folded form becomes each message's lookup index.
     """
-    if _FRAME_END in text or text.count("\n") != text.count("\r\n"):
-        return None  # a NUL would end a frame's names; a bare LF ends a line
+    if _FRAME_END in text:
+        return None  # a NUL would end a frame's names
     headers: list[tuple[tuple[str, str], ...]] = []
     names: list[str] = []  # every frame's names, each frame's followed by _FRAME_END
     add_name = names.append
@@ -82,6 +82,10 @@ def split_batch(text: str) -> list[Message] | None:
             add_name(name)
         headers.append(tuple(pairs))
         add_name(_FRAME_END)
+    # The splits used len(names) - 2 CRLFs (one per line but a frame's last,
+    # two per blank line); any other LF is a bare one, which ends a line.
+    if text.count("\n") != len(names) - 2:
+        return None
     joined = "\n".join(names)
     if ":" in joined or " " in joined or "\t" in joined or INDEX_ESCAPE in joined:
         return None  # a name the general rule would cut or strip, or index differently
