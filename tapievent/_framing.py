@@ -390,8 +390,7 @@ class AMIDecoder:
         if data[last - 1] != 13:
             return None
         messages = split_batch(data[pos : last - 1].decode("utf-8", "surrogateescape"))
-        # Every line of a batch split_batch takes holds ": " and all but the
-        # last a CRLF: at least 4 bytes each, less 2.
+        # A line split_batch takes is >= 4 bytes with its CRLF: an upper bound.
         if messages is None or not self._batch_fits(messages, (last + 1 - pos) // 4):
             return None
         self._pos = last + 3
@@ -404,19 +403,16 @@ class AMIDecoder:
         return first
 
     def _batch_fits(self, messages: list[Message], lines: int) -> bool:
-        # The window already bounds frame and line sizes; header counts and
-        # Follows replies are per frame, looked at only when they can occur:
-        # no frame holds more headers than the batch has ``lines``.
-        if lines > self.max_headers and any(
-            len(message.headers) > self.max_headers for message in messages
-        ):
+        # The window bounds frame and line sizes; header counts (only when the
+        # batch's ``lines`` could exceed the limit) and Follows replies per frame.
+        limit = self.max_headers
+        if lines > limit and any(len(message.headers) > limit for message in messages):
             return False
-        if self._follows:
-            for message in messages:
-                name, value = message.headers[0]
-                if name.lower() == "response" and value.lower() == "follows":
-                    return False
-        return True
+        return not self._follows or not any(
+            message.headers[0][0].lower() == "response"
+            and message.headers[0][1].lower() == "follows"
+            for message in messages
+        )
 
     def _too_large(self, pos: int) -> FrameTooLarge:
         return FrameTooLarge(
