@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from ami_stream import CAPTURE, MIXES, generate_stream, mix_counts  # noqa: E402
-from harness import READ, best_of, chunked, decode_frames, floor  # noqa: E402
+from harness import READ, best_of_each, chunked, decode_frames, floor  # noqa: E402
 
 from tapievent import NEED_DATA, AMIDecoder, Connection, Message, grammar  # noqa: E402
 from tapievent.model import CallState, Diagnostic, ExtractedEvent, NewCall  # noqa: E402
@@ -148,7 +148,7 @@ def breakdown(chunks: list[bytes]) -> tuple[float, float, float, int]:
     for event in events:
         tracker.handle_tapi(event)
     t_core = time.perf_counter() - start
-    # Fresh frames: a Message caches what get() found, which would flatter a rerun.
+    # Fresh frames, as a live connection hands them over (none was looked at yet).
     others = [m for m in decoded() if m.get("Event") != "UserEvent"]
     tracker = CallTracker()
     start = time.perf_counter()
@@ -228,16 +228,18 @@ def throughput(mix: str, frames: int, repeat: int) -> float:
     print("  " + describe_mix("mix", data))
 
     full = Full()
-    t_floor, n_floor = best_of(repeat, floor, chunks)
-    t_full, n_full = best_of(repeat, full, chunks)
+    # Interleaved rounds (harness.best_of_each): a load that changes during
+    # the run moves every row alike, so the ratios of one run stay comparable.
+    timings = best_of_each(
+        repeat, [floor, full, decode_frames, decode_and_event, through_connection], chunks
+    )
+    (t_floor, n_floor), (t_full, n_full), *middle, (t_conn, _) = timings
     floor_rate, full_rate = n_floor / t_floor, n_full / t_full
     ratio = full_rate / floor_rate
     print(f"  floor: split + dict          {floor_rate:12,.0f} frames/s  {mb / t_floor:6.1f} MB/s")
-    for label, func in (
-        ("decoder alone               ", decode_frames),
-        ("decoder + Event lookup      ", decode_and_event),
+    for label, (t, n) in zip(
+        ("decoder alone               ", "decoder + Event lookup      "), middle, strict=True
     ):
-        t, n = best_of(repeat, func, chunks)
         print(
             f"  {label} {n / t:12,.0f} frames/s  {mb / t:6.1f} MB/s"
             f"  {n / t / floor_rate:5.2f}x floor"
@@ -248,7 +250,6 @@ def throughput(mix: str, frames: int, repeat: int) -> float:
         f"  {ratio:5.2f}x floor"
     )
     n_frames = decode_frames(chunks)
-    t_conn, _ = best_of(repeat, through_connection, chunks)
     conn_rate = n_frames / t_conn
     ratio = conn_rate / floor_rate
     print(

@@ -390,7 +390,8 @@ class AMIDecoder:
         if data[last - 1] != 13:
             return None
         messages = split_batch(data[pos : last - 1].decode("utf-8", "surrogateescape"))
-        if messages is None or not self._batch_fits(messages):
+        # A line split_batch takes is >= 4 bytes with its CRLF: an upper bound.
+        if messages is None or not self._batch_fits(messages, (last + 1 - pos) // 4):
             return None
         self._pos = last + 3
         self._kind = None
@@ -401,19 +402,17 @@ class AMIDecoder:
             self._ready_count = len(messages) - 1
         return first
 
-    def _batch_fits(self, messages: list[Message]) -> bool:
-        # The window already bounds frame and line sizes; header counts and
-        # Follows replies are per frame.
-        max_headers = self.max_headers
-        for message in messages:
-            headers = message.headers
-            if len(headers) > max_headers:
-                return False
-            if self._follows:
-                name, value = headers[0]
-                if name.lower() == "response" and value.lower() == "follows":
-                    return False
-        return True
+    def _batch_fits(self, messages: list[Message], lines: int) -> bool:
+        # The window bounds frame and line sizes; header counts (only when the
+        # batch's ``lines`` could exceed the limit) and Follows replies per frame.
+        limit = self.max_headers
+        if lines > limit and any(len(message.headers) > limit for message in messages):
+            return False
+        return not self._follows or not any(
+            message.headers[0][0].lower() == "response"
+            and message.headers[0][1].lower() == "follows"
+            for message in messages
+        )
 
     def _too_large(self, pos: int) -> FrameTooLarge:
         return FrameTooLarge(

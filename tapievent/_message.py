@@ -1,10 +1,12 @@
 """The values the codec reads and writes: :class:`Banner`, :class:`Message`, :class:`Action`.
 
 Plain frozen values: everything a message holds is built when it is
-made, so reading one never changes it. The decoder makes messages in bulk
-passing the folded names it computed for a whole batch (see
-``_headers.py``); everyone else lets the constructor fold them; both store
-the same thing.
+made, so reading one never changes it. A message keeps, besides its
+headers, one string that indexes them for :meth:`Message.get`: every
+folded name between line feeds (see :func:`index_of`). The decoder builds
+that string for a whole batch of frames at once (see ``_headers.py``) and
+makes messages with :func:`make_message`; everyone else lets the
+constructor build it; both store the same thing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,18 @@ from typing import Final
 
 import attrs
 
-__all__ = ["BANNER_PREFIX", "Action", "Banner", "Frame", "Message", "fold", "folded_names"]
+__all__ = [
+    "BANNER_PREFIX",
+    "INDEX_ESCAPE",
+    "Action",
+    "Banner",
+    "Frame",
+    "Message",
+    "fold",
+    "index_key",
+    "index_of",
+    "make_message",
+]
 
 BANNER_PREFIX: Final = "Asterisk Call Manager"
 """How the first line of every AMI connection starts."""
@@ -30,9 +43,31 @@ def fold(name: str) -> str:
     return key.strip(" \t")
 
 
-def folded_names(headers: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
-    """Each header's name as :meth:`Message.get` compares it (see :func:`fold`)."""
-    return tuple(fold(name) for name, _ in headers)
+# Escapes a folded name that holds the index's separator (LF) or the escape
+# character itself, so that every name is one LF-free slot of the index. No
+# name a decoder makes holds either (lines end at LF; a batch with SOH in a
+# name is declined); names built by hand may.
+INDEX_ESCAPE: Final = "\x01"
+
+
+def index_key(key: str) -> str:
+    """A folded name as its index slot: blanks stripped, LF and SOH escaped (injective)."""
+    key = key.strip(" \t")
+    if INDEX_ESCAPE in key or "\n" in key:
+        escape = INDEX_ESCAPE
+        key = key.replace(escape, escape + escape).replace("\n", escape + "n")
+    return key
+
+
+def index_of(headers: tuple[tuple[str, str], ...]) -> str:
+    """The string :meth:`Message.get` searches: ``"\\n"``, then each name's slot and ``"\\n"``.
+
+    Header ``i``'s slot is the text after the ``i``-th line feed, so the
+    position of ``"\\n" + slot + "\\n"`` tells the header by counting the
+    line feeds before it. One C-level ``find`` answers a lookup, and a
+    message costs one string instead of one per name.
+    """
+    return "\n" + "".join([index_key(fold(name)) + "\n" for name, _ in headers])
 
 
 @attrs.frozen(slots=True)
@@ -107,18 +142,17 @@ class Message:
 
     headers: tuple[tuple[str, str], ...]
     output: str | None = None
-    # Every name folded, in header order: what get() searches (a C-level
-    # scan of a short tuple). Derived from ``headers`` when the message is
-    # made, so it takes no part in equality; the decoder passes it in
-    # because it folds the names of a whole batch of frames at once.
+    # What get() searches (see index_of). Derived from ``headers`` when the
+    # message is made, so it takes no part in equality; the decoder passes
+    # it in because it folds the names of a whole batch of frames at once.
     # (attrs.evolve would pass the old one on: build a new Message instead.)
-    _keys: tuple[str, ...] = attrs.field(
-        default=attrs.Factory(lambda self: folded_names(self.headers), takes_self=True),
+    _index: str = attrs.field(
+        default=attrs.Factory(lambda self: index_of(self.headers), takes_self=True),
         kw_only=True,
         eq=False,
         repr=False,
         hash=False,
-        alias="_keys",
+        alias="_index",
     )
 
     @classmethod
@@ -129,13 +163,18 @@ class Message:
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (case-insensitive), else ``default``."""
         key = name.lower() if name.isascii() else name.translate(ASCII_LOWER)
-        keys = self._keys
-        if key in keys:
-            return self.headers[keys.index(key)][1]
-        stripped = key.strip(" \t")  # blanks around a name are not part of it
-        if stripped != key and stripped in keys:
-            return self.headers[keys.index(stripped)][1]
-        return default
+        if not key.isprintable():
+            key = index_key(key)  # a tab, LF or SOH: the slot's spelling
+        index = self._index
+        at = index.find(f"\n{key}\n")
+        if at < 0:
+            stripped = key.strip(" \t")  # blanks around a name are not part of it
+            if stripped == key:
+                return default
+            at = index.find(f"\n{stripped}\n")
+            if at < 0:
+                return default
+        return self.headers[index.count("\n", 0, at)][1]
 
     def get_all(self, name: str) -> tuple[str, ...]:
         """Every value of header ``name`` in wire order."""
@@ -161,13 +200,13 @@ class Message:
         event (ami-versions.md 3.4): classifying by ``Event:`` first keeps it
         from completing a pending action.
         """
-        return "event" in self._keys
+        return "\nevent\n" in self._index
 
     @property
     def is_response(self) -> bool:
         """True for a reply to an action: ``Response:`` without ``Event:``."""
-        keys = self._keys
-        return "event" not in keys and "response" in keys
+        index = self._index
+        return "\nevent\n" not in index and "\nresponse\n" in index
 
     @property
     def event(self) -> str | None:
@@ -209,6 +248,29 @@ class Message:
         from ._encoding import encode_message
 
         return encode_message(self)
+
+
+# The slots of Message, written directly: a frozen attrs class's __init__
+# goes through object.__setattr__ once per field, which is most of what a
+# decoded message costs to make (benchmarks/README.md).
+_new = object.__new__
+_set_headers: Final = vars(Message)["headers"].__set__
+_set_output: Final = vars(Message)["output"].__set__
+_set_index: Final = vars(Message)["_index"].__set__
+
+
+def make_message(headers: tuple[tuple[str, str], ...], index: str) -> Message:
+    """The message ``Message(headers)`` with its index given (``index == index_of(headers)``).
+
+    For the decoder, which builds the index of a whole batch at once;
+    ``tests/test_ami_headers.py`` proves what it passes equal to
+    :func:`index_of`.
+    """
+    message: Message = _new(Message)
+    _set_headers(message, headers)
+    _set_output(message, None)
+    _set_index(message, index)
+    return message
 
 
 Frame = Banner | Message

@@ -145,9 +145,17 @@ class ActionBook:
         """``pending``'s response announced an event list: collect it."""
         self._lists[pending.action_id] = pending
 
-    def collecting(self, action_id: str | None) -> Pending | None:
-        """The action whose event list carries ``action_id``, if one is open."""
-        return self._lists.get(action_id) if action_id is not None else None
+    def collecting(self, event: Message) -> Pending | None:
+        """The action whose open event list ``event`` belongs to (by its ActionID), if any.
+
+        Most events arrive while no list is being collected: then the
+        event's ActionID is not even looked up (this runs on every event).
+        """
+        lists = self._lists
+        if not lists:
+            return None
+        action_id = event.action_id
+        return lists.get(action_id) if action_id is not None else None
 
     def close_list(self, pending: Pending) -> None:
         """``pending``'s event list has ended."""

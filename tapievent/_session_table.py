@@ -30,6 +30,11 @@ class SessionState(enum.Enum):
     CLOSED = "CLOSED"
     FAILED = "FAILED"
 
+    # Members are singletons compared by identity, so the identity hash agrees
+    # with equality; it is C-level where Enum's hashes the name in Python, and
+    # the transition table hashes a state once per frame received.
+    __hash__ = object.__hash__
+
 
 class Input(enum.Enum):
     """Everything that can move the state machine, named for error messages."""
@@ -49,6 +54,8 @@ class Input(enum.Enum):
     LOGIN_REJECTED = "a Login error"
     LOGOFF_ANSWERED = "the Logoff response"
     EOF = "end of stream"
+
+    __hash__ = object.__hash__  # as SessionState's
 
 
 _S = SessionState

@@ -354,7 +354,7 @@ class AMISession:
 
     def _handle_event(self, event: Message) -> None:
         self._apply(_I.EVENT)
-        pending = self._book.collecting(event.action_id)
+        pending = self._book.collecting(event)
         # OriginateResponse is broadcast to every session with its ActionID
         # (captures 05 callonly): it is never part of a list.
         if pending is None or fold(event.event) == "originateresponse":
