@@ -242,8 +242,12 @@ def test_a_damaged_file_is_a_clear_error(tmp_path: Path) -> None:
     assert len(data) > 3 * 4096
     data[4096:-4096] = b"\xa5" * (len(data) - 8192)  # the header survives, the pages do not
     path.write_bytes(bytes(data))
-    with pytest.raises(HistoryError, match="damaged"):
-        CallHistory(path).calls()
+    history = CallHistory(path)
+    try:
+        with pytest.raises(HistoryError, match="damaged"):
+            history.calls()
+    finally:
+        history.close()
 
 
 def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> None:
