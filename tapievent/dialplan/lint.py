@@ -191,16 +191,25 @@ class _Linter:
             return args[1:]
         if not (name.upper().startswith("TAPI|") and v >= (1, 6)):
             return None
-        bar = args[0].text.index("|")
-        self.add(
+        bar = self.pipe_separator(
             step,
-            args[0].offset_of(bar),
-            ERROR,
-            "pipe-separator",
-            "'|' separates arguments only on Asterisk 1.2/1.4; here the whole text becomes "
-            "the event name and the event has no TAPIEVENT body: write UserEvent(TAPI,...)",
+            args[0],
+            "the whole text becomes the event name and the event has no TAPIEVENT body: "
+            "write UserEvent(TAPI,...)",
         )
         return [args[0].sub(bar + 1)]
+
+    def pipe_separator(self, step: Priority, arg: Arg, consequence: str) -> int:
+        """Report the first ``|`` of ``arg`` (text on 1.6+, not a separator); its index."""
+        bar = arg.text.index("|")
+        self.add(
+            step,
+            arg.offset_of(bar),
+            ERROR,
+            "pipe-separator",
+            f"'|' separates arguments only on Asterisk 1.2/1.4; here {consequence}",
+        )
+        return bar
 
     def missing_colon(self, step: Priority, offset: int) -> None:
         """``TAPIEVENT`` without ``:``: an error where Asterisk drops it (12+)."""
@@ -337,14 +346,11 @@ class _Linter:
     def dial(self, step: Priority) -> None:
         args = split_args(step.data, self.version)
         if len(args) == 1 and self.version >= (1, 6) and "|" in args[0].text:
-            bar = args[0].text.index("|")
-            self.add(
+            self.pipe_separator(
                 step,
-                args[0].offset_of(bar),
-                ERROR,
-                "pipe-separator",
-                "'|' separates arguments only on Asterisk 1.2/1.4; here Dial gets it all as "
-                "the device list and fails: write Dial(devices,timeout,options)",
+                args[0],
+                "Dial gets it all as the device list and fails: "
+                "write Dial(devices,timeout,options)",
             )
             # Read it the way the author meant, to check the options too.
             args = split_args(step.data, (1, 4))
