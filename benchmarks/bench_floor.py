@@ -29,7 +29,6 @@ of the *whole* decoder, framing included). Every row is printed.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from collections.abc import Callable
@@ -41,10 +40,11 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from ami_stream import generate_stream  # noqa: E402
+from harness import best_of_each  # noqa: E402
 
+from tapievent._framing import _BATCH_BYTES  # noqa: E402
 from tapievent._headers import split_batch  # noqa: E402
 
-BATCH = 32 * 1024  # the decoder's batch window (_framing._BATCH_BYTES)
 _NAME = itemgetter(0)
 _VALUE = itemgetter(2)
 
@@ -53,7 +53,7 @@ def batch_texts(data: bytes) -> list[str]:
     """The stream after its banner, cut into batches of whole frames as the decoder cuts them."""
     pos = data.index(b"\r\n") + 2
     texts = []
-    while (end := data.rfind(b"\r\n\r\n", pos, pos + BATCH)) > pos:
+    while (end := data.rfind(b"\r\n\r\n", pos, pos + _BATCH_BYTES)) > pos:
         texts.append(data[pos:end].decode("utf-8", "surrogateescape"))
         pos = end + 4
     return texts
@@ -133,14 +133,9 @@ def main() -> None:
         ("pairs, C-level map", pairs_map),
         ("split_batch", decoder_batches),
     ]
-    best = [float("inf")] * len(rows)
-    counts = [0] * len(rows)
-    for _ in range(args.repeat):
-        for i, (_, func) in enumerate(rows):
-            gc.collect()
-            start = time.process_time()
-            counts[i] = func(texts)
-            best[i] = min(best[i], time.process_time() - start)
+    timings = best_of_each(args.repeat, [func for _, func in rows], texts, clock=time.process_time)
+    best = [seconds for seconds, _ in timings]
+    counts = [count for _, count in timings]
     print(f"{len(texts)} batch texts, {counts[0]} frames; python {sys.version.split()[0]}")
     print(f"best of {args.repeat} rounds, CPU time")
     for (label, _), seconds, count in zip(rows, best, counts, strict=True):
